@@ -1,0 +1,97 @@
+# fleetgate: `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# sam build needs every runtime Python (python3.13 for the layers and functions) on PATH; with pyenv,
+# make them all visible at once.
+ifneq ($(shell command -v pyenv 2>/dev/null),)
+PYENV_VERSION ?= $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.(1[1-9])\.[0-9]+$$' | sort -rV | paste -sd: -)
+export PYENV_VERSION
+endif
+
+# The newest Python >= 3.11 on this machine (3.13 matches the Lambda runtime).
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+  command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+  && { echo $$p; break; }; done)
+VENV := .venv
+SAM_VENV := .venv-sam
+PY := $(VENV)/bin/python
+SAM := $(SAM_VENV)/bin/sam
+CFN_LINT := $(SAM_VENV)/bin/cfn-lint
+PORT ?= 3000
+export AWS_SAM_CLI_TELEMETRY := 0
+
+$(VENV)/.installed: requirements-dev.txt layers/dependencies/requirements.txt
+	@test -n "$(PYTHON)" || { echo "fleetgate needs Python 3.11 or newer on PATH"; exit 1; }
+	@echo "==> creating $(VENV) with $$($(PYTHON) --version)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	@test -n "$(PYTHON)" || { echo "fleetgate needs Python 3.11 or newer on PATH"; exit 1; }
+	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	@touch $@
+
+.PHONY: help
+help: ## Show this help
+	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}'
+
+.PHONY: install
+install: $(VENV)/.installed $(SAM_VENV)/.installed ## Create the virtualenvs (.venv for code and tests, .venv-sam for SAM CLI)
+
+.PHONY: local
+local: $(VENV)/.installed ## Run the whole stack locally on http://127.0.0.1:$(PORT) (moto as AWS, no Docker)
+	PORT=$(PORT) $(PY) -m fleetgate_local --port $(PORT)
+
+.PHONY: lint
+lint: $(VENV)/.installed ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+.PHONY: format
+format: $(VENV)/.installed ## Format the code with ruff
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+.PHONY: unit
+unit: $(VENV)/.installed ## Unit tests (domain logic, no AWS)
+	$(PY) -m pytest tests/unit
+
+.PHONY: integration
+integration: $(VENV)/.installed ## Handlers in process against moto, events from events/
+	$(PY) -m pytest tests/integration
+
+.PHONY: e2e
+e2e: $(VENV)/.installed ## Real HTTP (and ThingsBoard's SDK) against a local stack the tests start
+	$(PY) -m pytest tests/e2e
+
+.PHONY: template-check
+template-check: $(VENV)/.installed $(SAM_VENV)/.installed ## cfn-lint, sam validate --lint, sam build, resource count
+	PATH="$(abspath $(SAM_VENV))/bin:$$PATH" $(PY) -m pytest tests/template
+
+.PHONY: test
+test: $(VENV)/.installed $(SAM_VENV)/.installed ## Everything CI runs: lint, unit, integration, e2e, template checks
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	PATH="$(abspath $(SAM_VENV))/bin:$$PATH" $(PY) -m pytest
+
+.PHONY: build
+build: $(SAM_VENV)/.installed ## sam build (no container; layers ship compiled .pyc)
+	$(SAM) build --cached --parallel
+
+.PHONY: deploy
+deploy: build ## sam deploy with the samconfig.toml environment ENV (default, dev or prod)
+	$(SAM) deploy --config-env $(or $(ENV),default)
+
+.PHONY: bench
+bench: $(VENV)/.installed ## Cold-start import time and AWS calls per request of every device function
+	$(PY) tools/bench.py
+
+.PHONY: clean
+clean: ## Remove build output and caches (keeps the virtualenvs)
+	rm -rf .aws-sam .pytest_cache .ruff_cache .mypy_cache
+	find . -name __pycache__ -not -path './.venv*' -prune -exec rm -rf {} +

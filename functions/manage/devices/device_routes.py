@@ -1,0 +1,66 @@
+"""Devices and their credentials. The access token appears only in the responses that create it."""
+
+from datetime import UTC, datetime
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from pydantic import BaseModel, Field
+
+from fleetgate.dialects import manage
+from fleetgate.domain.devices import Device
+from fleetgate.services import devices
+
+router = APIGatewayHttpRouter()
+DEFAULT_PAGE = 20
+
+
+class CreateDeviceRequest(BaseModel):
+    name: str = Field(min_length=1, max_length=128)
+    type: str | None = Field(default=None, min_length=1, max_length=64)
+    label: str | None = Field(default=None, max_length=256)
+
+
+def render(device: Device) -> dict:
+    out = {
+        "id": device.id,
+        "name": device.name,
+        "type": device.type,
+        "createdAt": datetime.fromtimestamp(device.created_at / 1000, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z"),
+    }
+    if device.label is not None:
+        out["label"] = device.label
+    return out
+
+
+@router.post("/manage/v1/devices")
+def create_device() -> Response:
+    body = manage.parse_body(router, CreateDeviceRequest)
+    device, token = devices.register(body.name, body.type, body.label)
+    return manage.envelope({**render(device), "credentials": {"accessToken": token}}, status=201)
+
+
+@router.get("/manage/v1/devices")
+def list_devices() -> Response:
+    limit = manage.query_int(router, "limit", DEFAULT_PAGE)
+    page, next_token = devices.list_page(limit, router.current_event.get_query_string_value("nextToken"))
+    extra = {"nextToken": next_token} if next_token else {}
+    return manage.envelope([render(d) for d in page], count=len(page), **extra)
+
+
+@router.get("/manage/v1/devices/<device_id>")
+def get_device(device_id: str) -> Response:
+    return manage.envelope(render(devices.get(device_id)))
+
+
+@router.delete("/manage/v1/devices/<device_id>")
+def delete_device(device_id: str) -> Response:
+    devices.delete(device_id)
+    return Response(status_code=204, body="")
+
+
+@router.post("/manage/v1/devices/<device_id>/credentials")
+def regenerate_credentials(device_id: str) -> Response:
+    device, token = devices.regenerate_token(device_id)
+    return manage.envelope({**render(device), "credentials": {"accessToken": token}})

@@ -1,0 +1,98 @@
+"""AWS clients and the translation of AWS errors into domain errors.
+
+Clients are created on first use and cached per execution environment (``functools.cache``), never at
+import time, so cold starts stay small and tests can swap the backend with ``reset_clients()``.
+``AWS_ENDPOINT_URL`` (set by the local stack) points every client at moto.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from fleetgate.errors import Conflict, FleetgateError, InvalidRequest, Retryable
+
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
+
+_RETRYABLE = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "TransactionConflictException",
+    }
+)
+
+
+@cache
+def client(service: str) -> Any:
+    return boto3.client(service, config=_CONFIG)  # type: ignore[call-overload]
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests that switch AWS backends call this)."""
+    client.cache_clear()
+
+
+@contextmanager
+def translated_errors(conflict: str = "The resource was changed concurrently") -> Iterator[None]:
+    """Turn ``ClientError`` into a domain error; ``conflict`` is the message for failed conditions."""
+    try:
+        yield
+    except ClientError as exc:
+        raise translate(exc, conflict) from exc
+
+
+def translate(exc: ClientError, conflict: str = "The resource was changed concurrently") -> FleetgateError:
+    code = exc.response.get("Error", {}).get("Code", "")
+    if code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
+        return Conflict(conflict)
+    if code in _RETRYABLE:
+        return Retryable("The service is busy; retry the request")
+    return FleetgateError(f"AWS call failed: {code}")
+
+
+def cancellation_codes(exc: BaseException) -> list[str]:
+    """The per-item reasons of a cancelled DynamoDB transaction (empty when not one)."""
+    cause = exc.__cause__
+    if not isinstance(cause, ClientError):
+        return []
+    return [reason.get("Code", "None") for reason in cause.response.get("CancellationReasons", [])]
+
+
+def encode_cursor(key: dict[str, Any] | None) -> str | None:
+    """An opaque pagination token for a DynamoDB ``LastEvaluatedKey``."""
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode()
+
+
+def decode_cursor(token: str | None) -> dict[str, Any] | None:
+    if not token:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, binascii.Error) as exc:
+        raise InvalidRequest("Invalid nextToken") from exc
+    if not isinstance(key, dict):
+        raise InvalidRequest("Invalid nextToken")
+    return key
+
+
+def s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def n(value: int) -> dict[str, str]:
+    return {"N": str(value)}

@@ -1,0 +1,189 @@
+"""The device registry in DynamoDB (``DEVICES_TABLE``).
+
+One table, three item kinds, all keyed ``pk``/``sk``:
+- ``DEVICE#<id>``: the device (``kind=device`` puts it in the sparse ``ByKindAndName`` index, which
+  lists devices ordered by name);
+- ``NAME#<name>``: claims the name, so two devices can never share one;
+- ``TOKEN#<sha256>``: resolves an access token digest to the device in one GetItem.
+They are written and deleted together in transactions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fleetgate.data.aws import (
+    cancellation_codes,
+    client,
+    decode_cursor,
+    encode_cursor,
+    n,
+    s,
+    translated_errors,
+)
+from fleetgate.domain.devices import Device, DeviceIdentity
+from fleetgate.errors import Conflict, NotFound
+
+META = "META"
+INDEX = "ByKindAndName"
+
+
+def _device_key(device_id: str) -> dict[str, Any]:
+    return {"pk": s(f"DEVICE#{device_id}"), "sk": s(META)}
+
+
+def _name_key(name: str) -> dict[str, Any]:
+    return {"pk": s(f"NAME#{name}"), "sk": s(META)}
+
+
+def _token_key(token_hash: str) -> dict[str, Any]:
+    return {"pk": s(f"TOKEN#{token_hash}"), "sk": s(META)}
+
+
+def _device_item(device: Device) -> dict[str, Any]:
+    item = {
+        **_device_key(device.id),
+        "kind": s("device"),
+        "id": s(device.id),
+        "name": s(device.name),
+        "type": s(device.type),
+        "createdAt": n(device.created_at),
+        "tokenHash": s(device.token_hash),
+    }
+    if device.label is not None:
+        item["label"] = s(device.label)
+    return item
+
+
+def _token_item(device: Device) -> dict[str, Any]:
+    return {
+        **_token_key(device.token_hash),
+        "deviceId": s(device.id),
+        "name": s(device.name),
+        "type": s(device.type),
+    }
+
+
+def _device_from(item: dict[str, Any]) -> Device:
+    return Device(
+        id=item["id"]["S"],
+        name=item["name"]["S"],
+        type=item["type"]["S"],
+        label=item["label"]["S"] if "label" in item else None,
+        created_at=int(item["createdAt"]["N"]),
+        token_hash=item["tokenHash"]["S"],
+    )
+
+
+class DeviceRepository:
+    def __init__(self, table: str) -> None:
+        self.table = table
+
+    def create(self, device: Device) -> None:
+        absent = "attribute_not_exists(pk)"
+        try:
+            with translated_errors():
+                client("dynamodb").transact_write_items(
+                    TransactItems=[
+                        {
+                            "Put": {
+                                "TableName": self.table,
+                                "Item": _name_key(device.name) | {"deviceId": s(device.id)},
+                                "ConditionExpression": absent,
+                            }
+                        },
+                        {
+                            "Put": {
+                                "TableName": self.table,
+                                "Item": _device_item(device),
+                                "ConditionExpression": absent,
+                            }
+                        },
+                        {
+                            "Put": {
+                                "TableName": self.table,
+                                "Item": _token_item(device),
+                                "ConditionExpression": absent,
+                            }
+                        },
+                    ]
+                )
+        except Conflict as exc:
+            codes = cancellation_codes(exc)
+            if codes and codes[0] == "ConditionalCheckFailed":
+                raise Conflict(f"A device named '{device.name}' already exists") from exc
+            raise
+
+    def get(self, device_id: str) -> Device:
+        with translated_errors():
+            item = client("dynamodb").get_item(TableName=self.table, Key=_device_key(device_id)).get("Item")
+        if not item:
+            raise NotFound(f"Device '{device_id}' not found")
+        return _device_from(item)
+
+    def identity_for_token(self, token_hash: str) -> DeviceIdentity | None:
+        with translated_errors():
+            item = client("dynamodb").get_item(TableName=self.table, Key=_token_key(token_hash)).get("Item")
+        if not item:
+            return None
+        return DeviceIdentity(item["deviceId"]["S"], item["name"]["S"], item["type"]["S"])
+
+    def list(self, limit: int, next_token: str | None) -> tuple[list[Device], str | None]:
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": INDEX,
+            "KeyConditionExpression": "kind = :kind",
+            "ExpressionAttributeValues": {":kind": s("device")},
+            "Limit": limit,
+        }
+        start = decode_cursor(next_token)
+        if start:
+            params["ExclusiveStartKey"] = start
+        with translated_errors():
+            page = client("dynamodb").query(**params)
+        return [_device_from(i) for i in page.get("Items", [])], encode_cursor(page.get("LastEvaluatedKey"))
+
+    def delete(self, device: Device) -> None:
+        """Remove the device, its name and its token at once (the token stops working immediately)."""
+        with translated_errors(conflict=f"Device '{device.id}' was changed concurrently; retry"):
+            client("dynamodb").transact_write_items(
+                TransactItems=[
+                    {
+                        "Delete": {
+                            "TableName": self.table,
+                            "Key": _device_key(device.id),
+                            "ConditionExpression": "tokenHash = :h",
+                            "ExpressionAttributeValues": {":h": s(device.token_hash)},
+                        }
+                    },
+                    {"Delete": {"TableName": self.table, "Key": _name_key(device.name)}},
+                    {"Delete": {"TableName": self.table, "Key": _token_key(device.token_hash)}},
+                ]
+            )
+
+    def replace_token(self, device: Device, new_hash: str) -> Device:
+        """Swap the device's token digest; the old token stops working in the same transaction."""
+        updated = Device(device.id, device.name, device.type, device.label, device.created_at, new_hash)
+        with translated_errors(conflict=f"Device '{device.id}' was changed concurrently; retry"):
+            client("dynamodb").transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": _device_key(device.id),
+                            "UpdateExpression": "SET tokenHash = :new",
+                            "ConditionExpression": "tokenHash = :old",
+                            "ExpressionAttributeValues": {":new": s(new_hash), ":old": s(device.token_hash)},
+                        }
+                    },
+                    {"Delete": {"TableName": self.table, "Key": _token_key(device.token_hash)}},
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": _token_item(updated),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+        return updated

@@ -1,0 +1,182 @@
+"""Telemetry in DynamoDB (``TELEMETRY_TABLE``), keyed ``deviceId`` + ``sk``.
+
+- One item per distinct timestamp of a request: ``sk = <ts, 15 digits>#<random>`` (the suffix keeps two
+  requests with the same millisecond from overwriting each other), ``values`` a JSON object, and
+  ``expiresAt`` for TTL. Written with BatchWriteItem, 25 items a call.
+- One ``sk = LATEST`` item per device with the newest ``{ts, v}`` of every key, updated by one
+  conditional UpdateItem per request; a late (older) sample never overwrites a newer one.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from typing import Any
+
+from fleetgate.data.aws import client, n, s, translated_errors
+from fleetgate.domain.telemetry import LatestValue, TelemetryRecord
+from fleetgate.errors import Conflict, Retryable
+
+LATEST = "LATEST"
+TS_DIGITS = 15
+BATCH = 25
+FAST_PATH_KEYS = 30  # beyond this many keys the condition expression gets too long: read-modify-write
+MAX_QUERY_PAGES = 20
+
+
+def _sk(ts: int, suffix: str) -> str:
+    return f"{ts:0{TS_DIGITS}d}#{suffix}"
+
+
+def _attr(key: str) -> str:
+    return f"k:{key}"
+
+
+class TelemetryRepository:
+    def __init__(self, table: str) -> None:
+        self.table = table
+
+    # ------------------------------------------------------------------ writes
+    def append(self, device_id: str, records: list[TelemetryRecord], expires_at: int) -> None:
+        suffix = secrets.token_hex(4)
+        requests = [
+            {
+                "PutRequest": {
+                    "Item": {
+                        "deviceId": s(device_id),
+                        "sk": s(_sk(r.ts, suffix)),
+                        "ts": n(r.ts),
+                        "values": s(json.dumps(r.values, separators=(",", ":"), ensure_ascii=False)),
+                        "expiresAt": n(expires_at),
+                    }
+                }
+            }
+            for r in records
+        ]
+        ddb = client("dynamodb")
+        for start in range(0, len(requests), BATCH):
+            pending = {self.table: requests[start : start + BATCH]}
+            for attempt in range(6):
+                with translated_errors():
+                    pending = ddb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                time.sleep(0.02 * 2**attempt)
+            if pending:
+                raise Retryable("Telemetry could not be stored; retry the request")
+
+    def update_latest(self, device_id: str, latest: dict[str, LatestValue]) -> None:
+        if not latest:
+            return
+        if len(latest) <= FAST_PATH_KEYS:
+            try:
+                self._update_latest_if_newer(device_id, latest)
+                return
+            except Conflict:
+                pass  # some key already has a newer sample: merge key by key below
+        self._merge_latest(device_id, latest)
+
+    def _update_latest_if_newer(self, device_id: str, latest: dict[str, LatestValue]) -> None:
+        names: dict[str, str] = {"#ts": "ts"}
+        values: dict[str, Any] = {":one": n(1)}
+        sets, conditions = [], []
+        for i, (key, item) in enumerate(latest.items()):
+            names[f"#k{i}"] = _attr(key)
+            values[f":v{i}"] = self._latest_value(item)
+            values[f":t{i}"] = n(item.ts)
+            sets.append(f"#k{i} = :v{i}")
+            conditions.append(f"(attribute_not_exists(#k{i}) OR #k{i}.#ts <= :t{i})")
+        with translated_errors():
+            client("dynamodb").update_item(
+                TableName=self.table,
+                Key={"deviceId": s(device_id), "sk": s(LATEST)},
+                UpdateExpression="SET " + ", ".join(sets) + " ADD rev :one",
+                ConditionExpression=" AND ".join(conditions),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+
+    def _merge_latest(self, device_id: str, latest: dict[str, LatestValue]) -> None:
+        ddb = client("dynamodb")
+        key = {"deviceId": s(device_id), "sk": s(LATEST)}
+        for attempt in range(8):
+            with translated_errors():
+                item = ddb.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item") or {}
+            rev = int(item.get("rev", {}).get("N", "0"))
+            merged = dict(item) | key
+            for name, value in latest.items():
+                current = item.get(_attr(name))
+                if current is None or int(current["M"]["ts"]["N"]) <= value.ts:
+                    merged[_attr(name)] = self._latest_value(value)
+            merged["rev"] = n(rev + 1)
+            condition = (
+                {"ConditionExpression": "rev = :rev", "ExpressionAttributeValues": {":rev": n(rev)}}
+                if item
+                else {"ConditionExpression": "attribute_not_exists(deviceId)"}
+            )
+            try:
+                with translated_errors():
+                    ddb.put_item(TableName=self.table, Item=merged, **condition)
+                return
+            except Conflict:
+                time.sleep(0.005 * 2**attempt)
+        raise Retryable("Latest telemetry is under heavy contention; retry the request")
+
+    @staticmethod
+    def _latest_value(item: LatestValue) -> dict[str, Any]:
+        encoded = json.dumps(item.value, separators=(",", ":"), ensure_ascii=False)
+        return {"M": {"ts": n(item.ts), "v": s(encoded)}}
+
+    def delete_latest(self, device_id: str) -> None:
+        with translated_errors():
+            client("dynamodb").delete_item(
+                TableName=self.table, Key={"deviceId": s(device_id), "sk": s(LATEST)}
+            )
+
+    # ------------------------------------------------------------------ reads
+    def latest(self, device_id: str) -> dict[str, LatestValue]:
+        with translated_errors():
+            item = (
+                client("dynamodb")
+                .get_item(TableName=self.table, Key={"deviceId": s(device_id), "sk": s(LATEST)})
+                .get("Item")
+                or {}
+            )
+        return {
+            name[2:]: LatestValue(int(v["M"]["ts"]["N"]), json.loads(v["M"]["v"]["S"]))
+            for name, v in item.items()
+            if name.startswith("k:")
+        }
+
+    def history(
+        self, device_id: str, keys: list[str], start_ts: int, end_ts: int, limit: int
+    ) -> dict[str, list[LatestValue]]:
+        """Up to ``limit`` values per key in [start_ts, end_ts], newest first."""
+        wanted = set(keys)
+        result: dict[str, list[LatestValue]] = {k: [] for k in keys}
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "deviceId = :d AND sk BETWEEN :lo AND :hi",
+            "ExpressionAttributeValues": {
+                ":d": s(device_id),
+                ":lo": s(f"{start_ts:0{TS_DIGITS}d}"),
+                ":hi": s(f"{end_ts:0{TS_DIGITS}d}#~"),
+            },
+            "ProjectionExpression": "#t, #v",
+            "ExpressionAttributeNames": {"#t": "ts", "#v": "values"},
+            "ScanIndexForward": False,
+        }
+        ddb = client("dynamodb")
+        for _ in range(MAX_QUERY_PAGES):
+            with translated_errors():
+                page = ddb.query(**params)
+            for item in page.get("Items", []):
+                ts = int(item["ts"]["N"])
+                for key, value in json.loads(item["values"]["S"]).items():
+                    if key in wanted and len(result[key]) < limit:
+                        result[key].append(LatestValue(ts, value))
+            if all(len(v) >= limit for v in result.values()) or "LastEvaluatedKey" not in page:
+                break
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return result

@@ -1,0 +1,89 @@
+"""The operator API's conventions (ThingsPro's envelope): ``{"data": ...}`` on success and
+``{"error": {"code": <HTTP status>, "message": ...}}`` on failure. Every error of every ``/manage``
+route is mapped here, once."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+from pydantic import BaseModel, ValidationError
+
+from fleetgate.errors import FleetgateError, InvalidRequest
+from fleetgate.jsonutil import dumps
+from fleetgate.observability import logger
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def envelope(data: Any, status: int = 200, **extra: Any) -> Response:
+    return Response(status_code=status, content_type="application/json", body=dumps({"data": data, **extra}))
+
+
+def error(status: int, message: str) -> Response:
+    return Response(
+        status_code=status,
+        content_type="application/json",
+        body=dumps({"error": {"code": status, "message": message}}),
+    )
+
+
+def parse_body(app: BaseRouter, model: type[Model]) -> Model:
+    """The JSON body validated against ``model``; any problem is a 400 naming the field."""
+    raw = app.current_event.decoded_body
+    if not raw:
+        raise InvalidRequest("A JSON body is required")
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise InvalidRequest(describe(exc)) from exc
+
+
+def parse_json_object(app: BaseRouter) -> dict[str, Any]:
+    raw = app.current_event.decoded_body
+    if not raw:
+        raise InvalidRequest("A JSON body is required")
+    try:
+        value = json.loads(raw, parse_constant=_reject)
+    except ValueError as exc:
+        raise InvalidRequest(f"Invalid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise InvalidRequest("The body must be a JSON object")
+    return value
+
+
+def _reject(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in err.get("loc", ())) or "body"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+def query_int(app: BaseRouter, name: str, default: int) -> int:
+    raw = app.current_event.get_query_string_value(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise InvalidRequest(f"{name} must be an integer") from exc
+
+
+def install_error_handlers(app: APIGatewayHttpResolver) -> None:
+    @app.exception_handler(FleetgateError)
+    def _domain_error(exc: FleetgateError) -> Response:
+        if exc.status >= 500:
+            logger.exception("Request failed")
+            return error(exc.status, "The request could not be completed; retry later")
+        return error(exc.status, exc.message)
+
+    @app.not_found
+    def _not_found(_: Exception) -> Response:
+        return error(404, "No such route")

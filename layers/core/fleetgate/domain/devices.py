@@ -1,0 +1,76 @@
+"""Devices and their credentials.
+
+A device is one record whatever dialect it speaks. Its name is also its ThingDatas ``thingName``, so
+names follow AWS IoT's thing-name rules. Access tokens are random, shown once, and stored only as a
+SHA-256 digest: a token carries 120 bits of entropy, so a fast hash is enough and lets the digest
+itself be the lookup key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from fleetgate.errors import InvalidRequest
+
+NAME_PATTERN = re.compile(r"[a-zA-Z0-9:_-]{1,128}\Z")
+TYPE_PATTERN = re.compile(r"[^\x00-\x1f]{1,64}\Z")
+MAX_LABEL = 256
+MAX_TOKEN = 256
+DEFAULT_TYPE = "default"
+
+
+@dataclass(frozen=True)
+class DeviceIdentity:
+    """What a credential resolves to: enough to serve a device request without reading the device."""
+
+    id: str
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class Device:
+    id: str
+    name: str
+    type: str
+    label: str | None
+    created_at: int  # epoch milliseconds
+    token_hash: str
+
+    @property
+    def identity(self) -> DeviceIdentity:
+        return DeviceIdentity(self.id, self.name, self.type)
+
+
+def new_device(name: str, device_type: str | None, label: str | None, now_ms: int) -> tuple[Device, str]:
+    """A validated device and its plain access token (to be shown once)."""
+    if not NAME_PATTERN.match(name):
+        raise InvalidRequest("name must be 1-128 characters of letters, digits, ':', '_' or '-'")
+    device_type = DEFAULT_TYPE if device_type is None else device_type
+    if not TYPE_PATTERN.match(device_type):
+        raise InvalidRequest("type must be 1-64 printable characters")
+    if label is not None and len(label) > MAX_LABEL:
+        raise InvalidRequest(f"label must be at most {MAX_LABEL} characters")
+    token = new_token()
+    device = Device(
+        id=str(uuid.uuid4()),
+        name=name,
+        type=device_type,
+        label=label,
+        created_at=now_ms,
+        token_hash=hash_token(token),
+    )
+    return device, token
+
+
+def new_token() -> str:
+    """A 20-character URL-safe access token (the length ThingsBoard's tokens have)."""
+    return secrets.token_urlsafe(15)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,74 @@
+"""Domain errors. Data-access modules raise these instead of botocore errors; each dialect maps them
+to its own status codes and bodies in exactly one place."""
+
+from __future__ import annotations
+
+
+class FleetgateError(Exception):
+    """Base class; ``status`` is the HTTP status a dialect uses unless it says otherwise."""
+
+    status = 500
+    code = "InternalFailure"
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message or self.__class__.__doc__ or self.code)
+        self.message = message or self.code
+
+
+class InvalidRequest(FleetgateError):
+    """The request is malformed or breaks a rule."""
+
+    status = 400
+    code = "InvalidRequest"
+
+
+class Unauthorized(FleetgateError):
+    """Missing or wrong credentials."""
+
+    status = 401
+    code = "Unauthorized"
+
+
+class Forbidden(FleetgateError):
+    """Authenticated, but not allowed."""
+
+    status = 403
+    code = "Forbidden"
+
+
+class NotFound(FleetgateError):
+    """The addressed resource does not exist."""
+
+    status = 404
+    code = "NotFound"
+
+
+class Conflict(FleetgateError):
+    """The request conflicts with the current state (duplicate name, concurrent change)."""
+
+    status = 409
+    code = "Conflict"
+
+
+class VersionConflict(Conflict):
+    """An expected version did not match the stored one."""
+
+    code = "VersionConflict"
+
+    def __init__(self, message: str = "Version conflict", *, current_version: int | None = None) -> None:
+        super().__init__(message)
+        self.current_version = current_version
+
+
+class PayloadTooLarge(FleetgateError):
+    """A body or stored document exceeds its limit."""
+
+    status = 413
+    code = "PayloadTooLarge"
+
+
+class Retryable(FleetgateError):
+    """A transient failure (throttling, contention) that a retry may clear."""
+
+    status = 503
+    code = "ServiceUnavailable"

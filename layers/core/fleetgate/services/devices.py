@@ -1,0 +1,63 @@
+"""Device registry use cases: register, look up, list, delete, regenerate and check credentials."""
+
+from __future__ import annotations
+
+import time
+
+from fleetgate.data.devices import DeviceRepository
+from fleetgate.data.shadows import ShadowRepository
+from fleetgate.data.telemetry import TelemetryRepository
+from fleetgate.domain.devices import MAX_TOKEN, Device, DeviceIdentity, hash_token, new_device, new_token
+from fleetgate.errors import InvalidRequest, Unauthorized
+from fleetgate.settings import get_settings
+
+MAX_PAGE = 100
+
+
+def _devices() -> DeviceRepository:
+    return DeviceRepository(get_settings().require("devices_table"))
+
+
+def register(name: str, device_type: str | None = None, label: str | None = None) -> tuple[Device, str]:
+    """Create a device; returns it with its access token, which is never available again."""
+    device, token = new_device(name, device_type, label, int(time.time() * 1000))
+    _devices().create(device)
+    return device, token
+
+
+def get(device_id: str) -> Device:
+    return _devices().get(device_id)
+
+
+def list_page(limit: int, next_token: str | None) -> tuple[list[Device], str | None]:
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}")
+    return _devices().list(limit, next_token)
+
+
+def delete(device_id: str) -> None:
+    """Delete a device: its credentials stop working at once, then its state is removed."""
+    repo = _devices()
+    device = repo.get(device_id)
+    repo.delete(device)
+    settings = get_settings()
+    ShadowRepository(settings.require("shadows_table")).delete_all(device_id)
+    TelemetryRepository(settings.require("telemetry_table")).delete_latest(device_id)
+
+
+def regenerate_token(device_id: str) -> tuple[Device, str]:
+    """A new access token; the old one stops working in the same transaction."""
+    repo = _devices()
+    device = repo.get(device_id)
+    token = new_token()
+    return repo.replace_token(device, hash_token(token)), token
+
+
+def authenticate(token: str) -> DeviceIdentity:
+    """The device an access token belongs to. Not cached: a deleted or regenerated token fails at once."""
+    if not token or len(token) > MAX_TOKEN:
+        raise Unauthorized()
+    identity = _devices().identity_for_token(hash_token(token))
+    if identity is None:
+        raise Unauthorized()
+    return identity

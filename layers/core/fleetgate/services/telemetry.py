@@ -1,0 +1,53 @@
+"""Telemetry use cases: store records, read history and latest values."""
+
+from __future__ import annotations
+
+import time
+
+from fleetgate.data.telemetry import TelemetryRepository
+from fleetgate.domain.telemetry import LatestValue, TelemetryRecord, latest_of, merge_by_timestamp
+from fleetgate.errors import InvalidRequest
+from fleetgate.settings import get_settings
+
+MAX_LIMIT = 1000
+
+
+def _telemetry() -> TelemetryRepository:
+    return TelemetryRepository(get_settings().require("telemetry_table"))
+
+
+def record(device_id: str, records: list[TelemetryRecord]) -> int:
+    """Store ``records``: one item per distinct timestamp, plus the latest-values item. Returns the
+    number of timestamps written."""
+    merged = merge_by_timestamp(records)
+    if not merged:
+        return 0
+    settings = get_settings()
+    expires_at = int(time.time()) + settings.telemetry_retention_days * 86400
+    repo = _telemetry()
+    repo.append(device_id, merged, expires_at)
+    repo.update_latest(device_id, latest_of(merged))
+    return len(merged)
+
+
+def latest(device_id: str, keys: list[str] | None = None) -> dict[str, LatestValue]:
+    values = _telemetry().latest(device_id)
+    return values if keys is None else {k: values[k] for k in keys if k in values}
+
+
+def history(
+    device_id: str, keys: list[str] | None, start_ts: int, end_ts: int, limit: int
+) -> dict[str, list[LatestValue]]:
+    """Up to ``limit`` values of each key between ``start_ts`` and ``end_ts`` (inclusive), newest first.
+    Without ``keys``, every key the device has ever reported."""
+    if start_ts < 0 or end_ts < start_ts:
+        raise InvalidRequest("startTs must be >= 0 and <= endTs")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidRequest(f"limit must be between 1 and {MAX_LIMIT}")
+    repo = _telemetry()
+    if keys is None:
+        keys = sorted(repo.latest(device_id))
+    if not keys:
+        return {}
+    found = repo.history(device_id, keys, start_ts, end_ts, limit)
+    return {k: v for k, v in found.items() if v}
