@@ -10,7 +10,7 @@ export PYENV_VERSION
 endif
 
 # The newest Python >= 3.11 on this machine (3.13 matches the Lambda runtime).
-PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+PYTHON ?= $(shell export PYENV_VERSION=$(PYENV_VERSION); for p in python3.13 python3.12 python3.11 python3; do \
   command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
   && { echo $$p; break; }; done)
 VENV := .venv

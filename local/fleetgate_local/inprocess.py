@@ -1,0 +1,119 @@
+"""Run the template's handlers inside this process: ``sam local invoke`` without Docker.
+
+The integration tests and ``make bench`` use it against moto's in-process ``mock_aws``: each call gets
+the environment the template gives that function and a Lambda-shaped context; each handler module is
+imported once, as a warm execution environment would keep it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from botocore.client import BaseClient
+
+from fleetgate_local.resources import Provisioned
+from fleetgate_local.template import FunctionSpec, Template, function_environment
+
+
+class LambdaContext:
+    """The attributes of Lambda's context object that handlers and Powertools read."""
+
+    def __init__(self, spec: FunctionSpec) -> None:
+        self.function_name = spec.logical_id
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{spec.logical_id}"
+        self.memory_limit_in_mb = spec.memory_size
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{spec.logical_id}"
+        self.log_stream_name = "local"
+        self._timeout_ms = spec.timeout * 1000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self._timeout_ms
+
+
+class InProcessFunctions:
+    def __init__(self, template: Template, provisioned: Provisioned) -> None:
+        self.template = template
+        self.provisioned = provisioned
+        self._modules: dict[str, ModuleType] = {}
+        self._active: str | None = None
+
+    def invoke(self, logical_id: str, event: dict[str, Any]) -> dict[str, Any]:
+        """Invoke ``logical_id``'s handler with ``event``; returns what the handler returns."""
+        spec = self.template.function(logical_id)
+        self._enter(spec)
+        module = self._module(spec)
+        handler = getattr(module, spec.handler.rsplit(".", 1)[1])
+        result: dict[str, Any] = handler(event, LambdaContext(spec))
+        return result
+
+    def _enter(self, spec: FunctionSpec) -> None:
+        """Give the process the function's environment (once per switch between functions)."""
+        if self._active == spec.logical_id:
+            return
+        for directory in [spec.code_uri, *spec.layer_dirs]:
+            if str(directory) not in sys.path:
+                sys.path.insert(0, str(directory))
+        os.environ.update(function_environment(self.template, spec.logical_id, self.provisioned))
+        # The core (a layer, importable only now) reads its settings once per environment: start afresh.
+        from fleetgate.services import reset_caches  # noqa: PLC0415
+
+        reset_caches()
+        self._active = spec.logical_id
+
+    def _module(self, spec: FunctionSpec) -> ModuleType:
+        if spec.logical_id in self._modules:
+            return self._modules[spec.logical_id]
+        module_file = spec.code_uri / (spec.handler.rsplit(".", 1)[0].replace(".", "/") + ".py")
+        loader_spec = importlib.util.spec_from_file_location(f"fn_{spec.logical_id}", module_file)
+        if loader_spec is None or loader_spec.loader is None:
+            raise ImportError(f"cannot load {module_file}")
+        module = importlib.util.module_from_spec(loader_spec)
+        loader_spec.loader.exec_module(module)
+        self._modules[spec.logical_id] = module
+        return module
+
+
+def load_event(path: Path, **replacements: str) -> dict[str, Any]:
+    """An event from ``events/``, with placeholder strings replaced everywhere they appear
+    (e.g. ``A1_TEST_TOKEN`` by a real device token)."""
+    text = path.read_text()
+    for old, new in replacements.items():
+        text = text.replace(old, new)
+    event: dict[str, Any] = json.loads(text)
+    return event
+
+
+@contextmanager
+def recorded_aws_calls() -> Iterator[list[AwsCall]]:
+    """Record every AWS API call made by any botocore client while the block runs."""
+    calls: list[AwsCall] = []
+    original = BaseClient._make_api_call
+
+    def recording(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        calls.append(AwsCall(client.meta.service_model.service_name, operation, params))
+        return original(client, operation, params)
+
+    BaseClient._make_api_call = recording  # type: ignore[method-assign]
+    try:
+        yield calls
+    finally:
+        BaseClient._make_api_call = original  # type: ignore[method-assign]
+
+
+@dataclass(frozen=True)
+class AwsCall:
+    service: str
+    operation: str
+    params: dict[str, Any]

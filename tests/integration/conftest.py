@@ -1,0 +1,122 @@
+"""Handlers in process against moto's in-process AWS, with the resources and environment the
+template declares, and events from ``events/``."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from fleetgate.services import reset_caches
+from fleetgate_local.inprocess import InProcessFunctions, load_event
+from fleetgate_local.resources import Provisioned, provision
+from fleetgate_local.template import Template
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "events"
+TOKEN_PLACEHOLDER = "A1_TEST_TOKEN"
+DEVICE_PLACEHOLDER = "8f14e45f-ceea-467f-a0e6-1a6b8c3b5a11"
+
+
+@dataclass
+class Stack:
+    template: Template
+    provisioned: Provisioned
+    functions: InProcessFunctions
+
+    def table(self, logical_id: str) -> str:
+        return self.provisioned.physical_ids[logical_id]
+
+    def invoke(self, logical_id: str, event: dict[str, Any]) -> dict[str, Any]:
+        return self.functions.invoke(logical_id, event)
+
+    def count_items(self, logical_id: str) -> int:
+        return int(boto3.client("dynamodb").scan(TableName=self.table(logical_id), Select="COUNT")["Count"])
+
+
+@pytest.fixture(scope="session")
+def template() -> Template:
+    return Template.load(ROOT / "template.yaml")
+
+
+@pytest.fixture
+def stack(template: Template, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        reset_caches()
+        provisioned = provision(template, endpoint_url=None, region="us-east-1")
+        yield Stack(template, provisioned, InProcessFunctions(template, provisioned))
+    reset_caches()
+
+
+def event(
+    name: str, *, token: str = TOKEN_PLACEHOLDER, device_id: str = DEVICE_PLACEHOLDER
+) -> dict[str, Any]:
+    """The named event from ``events/`` addressed to ``token`` / ``device_id``."""
+    return load_event(EVENTS / f"{name}.json", **{TOKEN_PLACEHOLDER: token, DEVICE_PLACEHOLDER: device_id})
+
+
+def with_body(
+    source: dict[str, Any], body: str | bytes | None, *, base64_encoded: bool = False
+) -> dict[str, Any]:
+    """A copy of ``source`` carrying ``body`` (as API Gateway would: text, or base64 when binary)."""
+    result = copy.deepcopy(source)
+    if body is None:
+        result.pop("body", None)
+        result["isBase64Encoded"] = False
+        return result
+    raw = body.encode() if isinstance(body, str) else body
+    if base64_encoded or isinstance(body, bytes):
+        result["body"], result["isBase64Encoded"] = base64.b64encode(raw).decode(), True
+    else:
+        result["body"], result["isBase64Encoded"] = body, False
+    result["headers"]["content-length"] = str(len(raw))
+    return result
+
+
+def with_query(source: dict[str, Any], query: dict[str, str] | None) -> dict[str, Any]:
+    result = copy.deepcopy(source)
+    if query:
+        result["queryStringParameters"] = dict(query)
+        result["rawQueryString"] = "&".join(f"{k}={v}" for k, v in query.items())
+    else:
+        result.pop("queryStringParameters", None)
+        result["rawQueryString"] = ""
+    return result
+
+
+@dataclass
+class Device:
+    id: str
+    token: str
+
+
+@pytest.fixture
+def device(stack: Stack) -> Device:
+    """A device registered through the operator API."""
+    return create_device(stack, "thermostat-1")
+
+
+def create_device(stack: Stack, name: str) -> Device:
+    response = stack.invoke(
+        "ManageDevicesFunction", with_body(event("manage/create_device"), json.dumps({"name": name}))
+    )
+    assert response["statusCode"] == 201, response
+    data = json.loads(response["body"])["data"]
+    return Device(data["id"], data["credentials"]["accessToken"])
