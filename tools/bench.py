@@ -1,0 +1,130 @@
+"""``make bench``: what a device request costs.
+
+For every device function of the template (each route outside ``/manage``):
+- cold import time of its handler module: the median over fresh interpreters, next to the floor every
+  Python Lambda pays to talk to DynamoDB (``import boto3`` plus one client), as a ratio;
+- AWS API calls one request makes, counted by hooking botocore while the real handler runs in process
+  against moto, for every event in ``events/`` whose route key is the function's.
+Prints a Markdown table (the README carries a copy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "layers" / "core"), str(ROOT / "local")]
+
+from moto import mock_aws  # noqa: E402
+
+from fleetgate_local.inprocess import InProcessFunctions, load_event, recorded_aws_calls  # noqa: E402
+from fleetgate_local.resources import provision  # noqa: E402
+from fleetgate_local.template import FunctionSpec, Template, function_environment  # noqa: E402
+
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+FLOOR = "import boto3; boto3.client('dynamodb')"
+TOKEN_PLACEHOLDER = "A1_TEST_TOKEN"  # noqa: S105 - the placeholder in events/
+
+
+def timed_import(statement: str, paths: list[Path], env: dict[str, str], runs: int) -> float:
+    """Median wall time (ms) of ``statement`` in fresh interpreters (after one warm-up run that
+    writes the .pyc files, as a built layer ships them)."""
+    code = (
+        "import sys, time; sys.path[:0] = " + json.dumps([str(p) for p in paths]) + "; "
+        "t = time.perf_counter(); " + statement + "; print((time.perf_counter() - t) * 1000)"
+    )
+    full_env = {**os.environ, **AWS_ENV, **env}
+    samples = []
+    for i in range(runs + 1):
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=full_env, capture_output=True, text=True, check=True
+        )
+        if i:
+            samples.append(float(out.stdout.strip().splitlines()[-1]))
+    return statistics.median(samples)
+
+
+def events_for(spec: FunctionSpec) -> list[Path]:
+    keys = {route.route_key for route in spec.routes}
+    found = []
+    for path in sorted((ROOT / "events").rglob("*.json")):
+        if json.loads(path.read_text()).get("routeKey") in keys:
+            found.append(path)
+    return found
+
+
+def aws_calls(template: Template, specs: list[FunctionSpec]) -> dict[str, list[tuple[str, int, str]]]:
+    """Per function: (event file, number of calls, the calls by operation) for each of its events."""
+    os.environ.update(AWS_ENV)
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    results: dict[str, list[tuple[str, int, str]]] = {}
+    with mock_aws():
+        provisioned = provision(template, endpoint_url=None, region="us-east-1")
+        functions = InProcessFunctions(template, provisioned)
+        created = functions.invoke(
+            "ManageDevicesFunction", load_event(ROOT / "events" / "manage" / "create_device.json")
+        )
+        token = json.loads(created["body"])["data"]["credentials"]["accessToken"]
+        for spec in specs:
+            rows = []
+            for path in events_for(spec):
+                event = load_event(path, **{TOKEN_PLACEHOLDER: token})
+                functions.invoke(spec.logical_id, event)  # warm: the first call also builds clients
+                with recorded_aws_calls() as calls:
+                    response = functions.invoke(spec.logical_id, event)
+                if response["statusCode"] >= 400:
+                    raise SystemExit(f"{path.name} failed on {spec.logical_id}: {response}")
+                ops = Counter(c.operation for c in calls)
+                rows.append(
+                    (
+                        path.relative_to(ROOT).as_posix(),
+                        len(calls),
+                        ", ".join(f"{o}x{k}" for o, k in ops.items()),
+                    )
+                )
+            results[spec.logical_id] = rows
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7, help="fresh interpreters per measurement")
+    args = parser.parse_args()
+
+    template = Template.load(ROOT / "template.yaml")
+    specs = [f for f in template.functions() if f.routes and not f.routes[0].path.startswith("/manage")]
+    with mock_aws():
+        provisioned = provision(template, endpoint_url=None, region="us-east-1")
+    floor = timed_import(FLOOR, [], {}, args.runs)
+    calls = aws_calls(template, specs)
+
+    print(
+        f"Python {sys.version.split()[0]}, median of {args.runs} fresh interpreters; "
+        f"floor (`{FLOOR}`) = {floor:.0f} ms\n"
+    )
+    print("| function | route | cold import (ms) | x floor | event | AWS calls per request |")
+    print("|---|---|---:|---:|---|---|")
+    for spec in specs:
+        env = function_environment(template, spec.logical_id, provisioned)
+        module = spec.handler.rsplit(".", 1)[0]
+        cold = timed_import(f"import {module}", [spec.code_uri, *spec.layer_dirs], env, args.runs)
+        route = ", ".join(r.route_key for r in spec.routes)
+        for i, (event, count, ops) in enumerate(calls[spec.logical_id] or [("(no event)", 0, "")]):
+            head = f"{spec.logical_id} | `{route}` | {cold:.0f} | {cold / floor:.2f}" if i == 0 else " | | | "
+            print(f"| {head} | `{event}` | {count} ({ops}) |")
+
+
+if __name__ == "__main__":
+    main()
