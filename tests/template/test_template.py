@@ -1,0 +1,122 @@
+"""The SAM template: linters, a container-free build, the resource budget and the shape the design
+asks for (one function per device endpoint, every operator route behind the JWT authorizer)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from fleetgate_local.template import Template
+
+ROOT = Path(__file__).resolve().parents[2]
+SAM_VENV = ROOT / ".venv-sam" / "bin"
+RESOURCE_BUDGET = 400
+
+pytestmark = pytest.mark.template
+
+
+def tool(name: str) -> str:
+    """The toolchain from .venv-sam (``make`` installs it), or from PATH."""
+    local = SAM_VENV / name
+    found = str(local) if local.exists() else shutil.which(name)
+    assert found, f"{name} is not installed: run `make install`"
+    return found
+
+
+def run(*args: str, timeout: int = 600, region: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "AWS_SAM_CLI_TELEMETRY": "0", "SAM_CLI_TELEMETRY": "0"}
+    if region:
+        env["AWS_DEFAULT_REGION"] = region
+    return subprocess.run(
+        args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def template() -> Template:
+    return Template.load(ROOT / "template.yaml")
+
+
+def test_cfn_lint_is_clean() -> None:
+    result = run(tool("cfn-lint"), "template.yaml")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_sam_validate_lint_is_clean() -> None:
+    result = run(tool("sam"), "validate", "--lint", "--template-file", "template.yaml")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_transformed_template_stays_under_the_resource_budget() -> None:
+    python = SAM_VENV / "python"
+    script = (  # what `sam package` + CloudFormation do: local code URIs become S3 objects, then transform
+        "import json\n"
+        "from samtranslator.translator.transform import transform\n"
+        "from samtranslator.yaml_helper import yaml_parse\n"
+        "class NoManagedPolicies:\n"
+        "    def load(self): return {}\n"
+        "doc = yaml_parse(open('template.yaml').read())\n"
+        "for r in doc['Resources'].values():\n"
+        "    for uri in ('CodeUri', 'ContentUri'):\n"
+        "        if uri in r.get('Properties', {}): r['Properties'][uri] = 's3://bucket/' + uri\n"
+        "out = transform(doc, {}, NoManagedPolicies())\n"
+        "print(json.dumps(sorted(out['Resources'])))\n"
+    )
+    result = run(str(python if python.exists() else "python3"), "-c", script, region="us-east-1")
+
+    assert result.returncode == 0, result.stderr
+    resources = json.loads(result.stdout)
+    assert 0 < len(resources) < RESOURCE_BUDGET
+    assert "HttpApi" in resources
+
+
+def test_sam_build_works_without_a_container_and_ships_compiled_layers(tmp_path: Path) -> None:
+    build_dir = tmp_path / "build"
+
+    result = run(tool("sam"), "build", "--build-dir", str(build_dir), "--parallel", timeout=900)
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    core = build_dir / "CoreLayer" / "python" / "fleetgate"
+    assert list(core.rglob("__pycache__/*.cpython-313.pyc")), "the core layer ships no python3.13 .pyc"
+    deps = build_dir / "DependenciesLayer" / "python"
+    assert list(deps.glob("pydantic_core/*aarch64*.so")), "pydantic-core was not built for arm64"
+    assert list(deps.rglob("aws_lambda_powertools/__pycache__/*.cpython-313.pyc"))
+
+
+def test_each_device_endpoint_is_its_own_function(template: Template) -> None:
+    device_routes = [
+        (f.logical_id, r.route_key)
+        for f in template.functions()
+        for r in f.routes
+        if not r.path.startswith("/manage")
+    ]
+
+    functions = [logical_id for logical_id, _ in device_routes]
+    assert device_routes
+    assert len(functions) == len(set(functions)), device_routes
+
+
+def test_every_operator_route_but_login_needs_the_jwt_authorizer(template: Template) -> None:
+    routes = [r for f in template.functions() for r in f.routes if r.path.startswith("/manage")]
+
+    open_routes = [r.route_key for r in routes if r.authorizer is None]
+    assert open_routes == ["POST /manage/v1/auth"]
+    assert {r.authorizer for r in routes if r.authorizer} == {"OperatorJwt"}
+
+
+def test_device_functions_cannot_write_the_registry(template: Template) -> None:
+    """Least privilege: device endpoints read the devices table and never write it."""
+    resources = template.resources()
+    for spec in template.functions():
+        if not spec.routes or spec.routes[0].path.startswith("/manage"):
+            continue
+        policies = resources[spec.logical_id]["Properties"]["Policies"]
+        registry = [p for p in policies if json.dumps(p).find('"DevicesTable"') >= 0]
+        assert registry and all(next(iter(p)) == "DynamoDBReadPolicy" for p in registry), spec.logical_id
