@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from fleetgate.domain.devices import DeviceIdentity
@@ -26,6 +26,7 @@ from fleetgate.settings import get_settings
 LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
 MAX_KEY = 255
 _PARSABLE = re.compile(r"-?(?:\d+(?:\.\d+)?|\.\d+)\Z")  # commons-lang3 NumberUtils.isParsable
+_LONG_TEXT = re.compile(r"-?\d{1,19}\Z")
 _SKIP = object()
 
 Endpoint = Callable[[HttpRequest, DeviceIdentity], dict[str, Any]]
@@ -102,15 +103,19 @@ def _record(obj: dict[str, Any], now: int) -> TelemetryRecord:
 
 
 def _timestamp(value: Any) -> int:
-    if isinstance(value, bool):
-        raise InvalidRequest(f"Invalid ts: {dumps(value)}")
-    try:
-        ts = Decimal(str(value))
-    except InvalidOperation as exc:
-        raise InvalidRequest(f"Invalid ts: {dumps(plain(value))}") from exc
-    if ts != ts.to_integral_value() or not 0 <= ts < MAX_TS:
+    """Epoch milliseconds: an integer, an integral number literal (``1.4516496005E12``) or a string of
+    digits (``Long.parseLong``)."""
+    ts: int | None = None
+    if isinstance(value, NumberLiteral):
+        number = Decimal(value)
+        ts = int(number) if number == number.to_integral_value() else None
+    elif isinstance(value, int) and not isinstance(value, bool):
+        ts = value
+    elif isinstance(value, str) and _LONG_TEXT.match(value):
+        ts = int(value)
+    if ts is None or not 0 <= ts < MAX_TS:
         raise InvalidRequest(f"Invalid ts: {dumps(plain(value))} (epoch milliseconds expected)")
-    return int(ts)
+    return ts
 
 
 def typed_values(values: dict[str, Any]) -> dict[str, Any]:
