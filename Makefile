@@ -74,9 +74,10 @@ template-check: $(VENV)/.installed $(SAM_VENV)/.installed ## cfn-lint, sam valid
 	PATH="$(abspath $(SAM_VENV))/bin:$$PATH" $(PY) -m pytest tests/template
 
 .PHONY: test
-test: $(VENV)/.installed $(SAM_VENV)/.installed ## Everything CI runs: lint, unit, integration, e2e, template checks
+test: $(VENV)/.installed $(SAM_VENV)/.installed ## Everything CI runs: lint, types, unit, integration, e2e, template checks
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	PATH="$(abspath $(SAM_VENV))/bin:$$PATH" $(PY) -m pytest
 
 .PHONY: build

@@ -105,11 +105,11 @@ def recorded_aws_calls() -> Iterator[list[AwsCall]]:
         calls.append(AwsCall(client.meta.service_model.service_name, operation, params))
         return original(client, operation, params)
 
-    BaseClient._make_api_call = recording  # type: ignore[method-assign]
+    BaseClient._make_api_call = recording
     try:
         yield calls
     finally:
-        BaseClient._make_api_call = original  # type: ignore[method-assign]
+        BaseClient._make_api_call = original
 
 
 @dataclass(frozen=True)
