@@ -24,6 +24,7 @@ sys.path[:0] = [str(ROOT / "layers" / "core"), str(ROOT / "local")]
 
 from moto import mock_aws  # noqa: E402
 
+from fleetgate_local.atomic_moto import make_dynamodb_atomic  # noqa: E402
 from fleetgate_local.inprocess import InProcessFunctions, load_event, recorded_aws_calls  # noqa: E402
 from fleetgate_local.resources import provision  # noqa: E402
 from fleetgate_local.template import FunctionSpec, Template, function_environment  # noqa: E402
@@ -103,6 +104,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7, help="fresh interpreters per measurement")
     args = parser.parse_args()
 
+    make_dynamodb_atomic()
     template = Template.load(ROOT / "template.yaml")
     specs = [f for f in template.functions() if f.routes and not f.routes[0].path.startswith("/manage")]
     with mock_aws():

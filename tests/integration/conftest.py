@@ -16,6 +16,7 @@ import pytest
 from moto import mock_aws
 
 from fleetgate.services import reset_caches
+from fleetgate_local.atomic_moto import make_dynamodb_atomic
 from fleetgate_local.inprocess import InProcessFunctions, load_event
 from fleetgate_local.resources import Provisioned, provision
 from fleetgate_local.template import Template
@@ -58,6 +59,7 @@ def stack(template: Template, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    make_dynamodb_atomic()
     with mock_aws():
         reset_caches()
         provisioned = provision(template, endpoint_url=None, region="us-east-1")

@@ -1,0 +1,132 @@
+"""``python -m fleetgate_local``: run the local stack until Ctrl-C or SIGTERM (what ``make local`` runs).
+
+The operator's name and password come from ``ADMIN_NAME`` and ``ADMIN_PASSWORD``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shlex
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from fleetgate_local.intrinsics import TemplateError
+from fleetgate_local.stack import (
+    DEFAULT_ADMIN_NAME,
+    DEFAULT_ADMIN_PASSWORD,
+    LocalStack,
+    OperatorPasswordRejectedError,
+)
+
+_REPOSITORY = Path(__file__).resolve().parents[2]
+_EXTRACT = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"data\"]{path})'"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(name)s: %(message)s"
+    )
+    password = os.environ.get("ADMIN_PASSWORD") or DEFAULT_ADMIN_PASSWORD
+    stack = LocalStack(
+        args.root,
+        host=args.host,
+        port=args.port,
+        admin_name=os.environ.get("ADMIN_NAME") or DEFAULT_ADMIN_NAME,
+        admin_password=password,
+        parameter_overrides=dict(args.param),
+    )
+    stopping = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        stack.start()
+    except OperatorPasswordRejectedError as error:
+        print(f"ADMIN_PASSWORD is rejected by the operator user pool's password policy:\n  {error.policy}")
+        return 2
+    except TemplateError as error:
+        print(f"template.yaml cannot run locally: {error}")
+        return 1
+    try:
+        print(_banner(stack, password_is_default=password == DEFAULT_ADMIN_PASSWORD), flush=True)
+        stopping.wait()
+    finally:
+        stack.stop()
+    print("fleetgate local stack stopped")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m fleetgate_local", description=__doc__)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 3000))
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only)")
+    parser.add_argument("--root", type=Path, default=_REPOSITORY, help="directory holding template.yaml")
+    parser.add_argument(
+        "--param",
+        type=_key_value,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="template parameter override (repeatable)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="debug logs (resources created, skipped)"
+    )
+    return parser
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, separator, value = text.partition("=")
+    if not separator or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
+def _banner(stack: LocalStack, *, password_is_default: bool) -> str:
+    url = stack.url
+    if password_is_default:
+        login = shlex.quote(json.dumps({"name": stack.admin_name, "password": stack.admin_password}))
+        password_line = (
+            f"operator: {stack.admin_name} / {stack.admin_password}\n"
+            "WARNING: that is the local default password, for this machine only;"
+            " set ADMIN_PASSWORD to choose another."
+        )
+    else:
+        fields = f"{{'name': {stack.admin_name!r}, 'password': os.environ['ADMIN_PASSWORD']}}"
+        build = f"import json,os; print(json.dumps({fields}))"
+        login = f'"$(python3 -c {shlex.quote(build)})"'
+        password_line = f"operator: {stack.admin_name} (password from ADMIN_PASSWORD)"
+    json_header = "-H 'Content-Type: application/json'"
+    token_of = _EXTRACT.format(path='["token"]')
+    access_token_of = _EXTRACT.format(path='["credentials"]["accessToken"]')
+    return "\n".join(
+        [
+            f"fleetgate local stack on {url}  (AWS: moto on {stack.moto_url}, {stack.region})",
+            password_line,
+            "",
+            "Try it:",
+            f"  TOKEN=$(curl -s -X POST {url}/manage/v1/auth {json_header} -d {login} \\",
+            f"    | {token_of})",
+            f'  DEVICE_TOKEN=$(curl -s -X POST {url}/manage/v1/devices -H "Authorization: Bearer $TOKEN" \\',
+            f'    {json_header} -d \'{{"name":"thermostat-1"}}\' \\',
+            f"    | {access_token_of})",
+            f"  curl -sS -i -X POST {url}/api/v1/$DEVICE_TOKEN/telemetry {json_header} \\",
+            "    -d '{\"temperature\":42}'",
+            "",
+            "Ctrl-C stops it.",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
