@@ -32,7 +32,7 @@ class LambdaContext:
         self.function_name = spec.logical_id
         self.function_version = "$LATEST"
         self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{spec.logical_id}"
-        self.memory_limit_in_mb = spec.memory_size
+        self.memory_limit_in_mb = str(spec.memory_size)  # a string, as in the Python runtime
         self.aws_request_id = str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{spec.logical_id}"
         self.log_stream_name = "local"
