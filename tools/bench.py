@@ -11,12 +11,14 @@ Prints a Markdown table (the README carries a copy).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import statistics
 import subprocess
 import sys
 from collections import Counter
+from contextlib import redirect_stdout
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,17 +76,19 @@ def aws_calls(template: Template, specs: list[FunctionSpec]) -> dict[str, list[t
     with mock_aws():
         provisioned = provision(template, endpoint_url=None, region="us-east-1")
         functions = InProcessFunctions(template, provisioned)
-        created = functions.invoke(
-            "ManageDevicesFunction", load_event(ROOT / "events" / "manage" / "create_device.json")
-        )
+        with redirect_stdout(io.StringIO()):
+            created = functions.invoke(
+                "ManageDevicesFunction", load_event(ROOT / "events" / "manage" / "create_device.json")
+            )
         token = json.loads(created["body"])["data"]["credentials"]["accessToken"]
         for spec in specs:
             rows = []
             for path in events_for(spec):
                 event = load_event(path, **{TOKEN_PLACEHOLDER: token})
-                functions.invoke(spec.logical_id, event)  # warm: the first call also builds clients
-                with recorded_aws_calls() as calls:
-                    response = functions.invoke(spec.logical_id, event)
+                with redirect_stdout(io.StringIO()):  # the handlers' EMF metric lines
+                    functions.invoke(spec.logical_id, event)  # warm: the first call also builds clients
+                    with recorded_aws_calls() as calls:
+                        response = functions.invoke(spec.logical_id, event)
                 if response["statusCode"] >= 400:
                     raise SystemExit(f"{path.name} failed on {spec.logical_id}: {response}")
                 ops = Counter(c.operation for c in calls)
@@ -92,7 +96,7 @@ def aws_calls(template: Template, specs: list[FunctionSpec]) -> dict[str, list[t
                     (
                         path.relative_to(ROOT).as_posix(),
                         len(calls),
-                        ", ".join(f"{o}x{k}" for o, k in ops.items()),
+                        ", ".join(f"{o} x{k}" for o, k in ops.items()),
                     )
                 )
             results[spec.logical_id] = rows
