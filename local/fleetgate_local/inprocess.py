@@ -11,6 +11,7 @@ import importlib.util
 import json
 import os
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,23 +24,7 @@ from botocore.client import BaseClient
 
 from fleetgate_local.resources import Provisioned
 from fleetgate_local.template import FunctionSpec, Template, function_environment
-
-
-class LambdaContext:
-    """The attributes of Lambda's context object that handlers and Powertools read."""
-
-    def __init__(self, spec: FunctionSpec) -> None:
-        self.function_name = spec.logical_id
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{spec.logical_id}"
-        self.memory_limit_in_mb = str(spec.memory_size)  # a string, as in the Python runtime
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{spec.logical_id}"
-        self.log_stream_name = "local"
-        self._timeout_ms = spec.timeout * 1000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self._timeout_ms
+from fleetgate_local.worker import LambdaContext
 
 
 class InProcessFunctions:
@@ -55,7 +40,9 @@ class InProcessFunctions:
         self._enter(spec)
         module = self._module(spec)
         handler = getattr(module, spec.handler.rsplit(".", 1)[1])
-        result: dict[str, Any] = handler(event, LambdaContext(spec))
+        arn = f"arn:aws:lambda:us-east-1:123456789012:function:{spec.logical_id}"
+        deadline_ms = int(time.time() * 1000) + spec.timeout * 1000
+        result: dict[str, Any] = handler(event, LambdaContext(arn, str(uuid.uuid4()), deadline_ms))
         return result
 
     def _enter(self, spec: FunctionSpec) -> None:
@@ -66,6 +53,13 @@ class InProcessFunctions:
             if str(directory) not in sys.path:
                 sys.path.insert(0, str(directory))
         os.environ.update(function_environment(self.template, spec.logical_id, self.provisioned))
+        os.environ.update(
+            {
+                "AWS_LAMBDA_FUNCTION_NAME": spec.logical_id,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_size),
+                "AWS_LAMBDA_FUNCTION_TIMEOUT": str(spec.timeout),
+            }
+        )
         # The core (a layer, importable only now) reads its settings once per environment: start afresh.
         from fleetgate.services import reset_caches  # noqa: PLC0415
 
