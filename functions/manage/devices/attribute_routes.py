@@ -26,8 +26,8 @@ def put_shared_attributes(device_id: str) -> Response:
     values = manage.parse_json_object(router)
     if not values:
         raise InvalidRequest("The body must set at least one attribute")
-    devices.get(device_id)
-    return manage.envelope(render(attributes.set_shared(device_id, values)))
+    device = devices.get(device_id)
+    return manage.envelope(render(attributes.set_shared(device, values)))
 
 
 @router.delete("/manage/v1/devices/<device_id>/attributes/shared")
@@ -36,5 +36,5 @@ def delete_shared_attributes(device_id: str) -> Response:
     keys = [k for k in raw.split(",") if k]
     if not keys:
         raise InvalidRequest("keys is required: a comma-separated list of attribute names")
-    devices.get(device_id)
-    return manage.envelope(render(attributes.delete_shared(device_id, keys)))
+    device = devices.get(device_id)
+    return manage.envelope(render(attributes.delete_shared(device, keys)))

@@ -27,6 +27,8 @@ class Settings:
     telemetry_retention_days: int = 90
     device_payload_limit_bytes: int = 1_048_576
     operator_user_pool_client_id: str = ""
+    long_poll_cap_seconds: int = 25
+    wakeup_queue_prefix: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:

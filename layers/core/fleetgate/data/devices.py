@@ -52,16 +52,29 @@ def _device_item(device: Device) -> dict[str, Any]:
     }
     if device.label is not None:
         item["label"] = s(device.label)
+    if device.queues:
+        item["queues"] = _queues(device.queues)
     return item
 
 
 def _token_item(device: Device) -> dict[str, Any]:
-    return {
+    item = {
         **_token_key(device.token_hash),
         "deviceId": s(device.id),
         "name": s(device.name),
         "type": s(device.type),
     }
+    if device.queues:
+        item["queues"] = _queues(device.queues)
+    return item
+
+
+def _queues(queues: dict[str, str]) -> dict[str, Any]:
+    return {"M": {channel: s(url) for channel, url in queues.items()}}
+
+
+def _queues_from(item: dict[str, Any]) -> dict[str, str]:
+    return {channel: v["S"] for channel, v in item.get("queues", {}).get("M", {}).items()}
 
 
 def _device_from(item: dict[str, Any]) -> Device:
@@ -72,6 +85,7 @@ def _device_from(item: dict[str, Any]) -> Device:
         label=item["label"]["S"] if "label" in item else None,
         created_at=int(item["createdAt"]["N"]),
         token_hash=item["tokenHash"]["S"],
+        queues=_queues_from(item),
     )
 
 
@@ -126,7 +140,7 @@ class DeviceRepository:
             item = client("dynamodb").get_item(TableName=self.table, Key=_token_key(token_hash)).get("Item")
         if not item:
             return None
-        return DeviceIdentity(item["deviceId"]["S"], item["name"]["S"], item["type"]["S"])
+        return DeviceIdentity(item["deviceId"]["S"], item["name"]["S"], item["type"]["S"], _queues_from(item))
 
     def list(self, limit: int, next_token: str | None) -> tuple[list[Device], str | None]:
         params: dict[str, Any] = {
@@ -163,7 +177,7 @@ class DeviceRepository:
 
     def replace_token(self, device: Device, new_hash: str) -> Device:
         """Swap the device's token digest; the old token stops working in the same transaction."""
-        updated = Device(device.id, device.name, device.type, device.label, device.created_at, new_hash)
+        updated = device.with_token_hash(new_hash)
         with translated_errors(conflict=f"Device '{device.id}' was changed concurrently; retry"):
             client("dynamodb").transact_write_items(
                 TransactItems=[

@@ -19,51 +19,66 @@ class ShadowRepository:
     def __init__(self, table: str) -> None:
         self.table = table
 
-    def get(self, device_id: str, name: str) -> Shadow:
+    def _key(self, device_id: str, name: str) -> dict[str, Any]:
+        return {"deviceId": s(device_id), "shadowName": s(name)}
+
+    def _read(self, device_id: str, name: str) -> dict[str, Any]:
         with translated_errors():
-            item = (
+            item: dict[str, Any] = (
                 client("dynamodb")
-                .get_item(
-                    TableName=self.table,
-                    Key={"deviceId": s(device_id), "shadowName": s(name)},
-                    ConsistentRead=True,
-                )
-                .get("Item")
+                .get_item(TableName=self.table, Key=self._key(device_id, name), ConsistentRead=True)
+                .get("Item", {})
             )
-        if not item:
-            return Shadow()
-        doc = json.loads(item["doc"]["S"])
-        return Shadow(
-            state=doc.get("state", {}),
-            metadata=doc.get("metadata", {}),
-            version=int(item["version"]["N"]),
-            timestamp=int(item["updatedAt"]["N"]),
-            exists=item.get("exists", {}).get("BOOL", True),
-        )
+        return item
+
+    def get(self, device_id: str, name: str) -> Shadow:
+        return _shadow_from(self._read(device_id, name))
+
+    def get_with_delivered(self, device_id: str, name: str) -> tuple[Shadow, dict[str, Any]]:
+        """The shadow and the snapshot of desired state last delivered to the device (one read)."""
+        item = self._read(device_id, name)
+        delivered = json.loads(item["delivered"]["S"]) if "delivered" in item else {}
+        return _shadow_from(item), delivered
 
     def save(self, device_id: str, name: str, shadow: Shadow, *, expected_version: int) -> None:
-        """Write ``shadow`` if the stored version is still ``expected_version`` (0: no item yet; a stored
-        item always has version 1 or more)."""
+        """Write ``shadow`` if the stored version is still ``expected_version`` (0: never written; a
+        written shadow always has version 1 or more). Other attributes of the item are kept."""
         doc = json.dumps({"state": shadow.state, "metadata": shadow.metadata}, separators=(",", ":"))
-        item: dict[str, Any] = {
-            "deviceId": s(device_id),
-            "shadowName": s(name),
-            "doc": s(doc),
-            "version": n(shadow.version),
-            "updatedAt": n(shadow.timestamp),
-            "exists": {"BOOL": shadow.exists},
+        values: dict[str, Any] = {
+            ":doc": s(doc),
+            ":version": n(shadow.version),
+            ":updatedAt": n(shadow.timestamp),
+            ":exists": {"BOOL": shadow.exists},
         }
-        params: dict[str, Any] = {"TableName": self.table, "Item": item}
         if expected_version == 0:
-            params["ConditionExpression"] = "attribute_not_exists(deviceId)"
+            condition = "attribute_not_exists(version)"
         else:
-            params["ConditionExpression"] = "version = :expected"
-            params["ExpressionAttributeValues"] = {":expected": n(expected_version)}
+            condition = "version = :expected"
+            values[":expected"] = n(expected_version)
         try:
             with translated_errors():
-                client("dynamodb").put_item(**params)
+                client("dynamodb").update_item(
+                    TableName=self.table,
+                    Key=self._key(device_id, name),
+                    UpdateExpression=(
+                        "SET doc = :doc, version = :version, updatedAt = :updatedAt, #e = :exists"
+                    ),
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames={"#e": "exists"},
+                    ExpressionAttributeValues=values,
+                )
         except Conflict as exc:
             raise VersionConflict() from exc
+
+    def save_delivered(self, device_id: str, name: str, delivered: dict[str, Any]) -> None:
+        """Record what the device has now been sent of the desired state."""
+        with translated_errors():
+            client("dynamodb").update_item(
+                TableName=self.table,
+                Key=self._key(device_id, name),
+                UpdateExpression="SET delivered = :d",
+                ExpressionAttributeValues={":d": s(json.dumps(delivered, separators=(",", ":")))},
+            )
 
     def delete_all(self, device_id: str) -> None:
         """Remove every shadow of a device (used when the device is deleted)."""
@@ -78,3 +93,16 @@ class ShadowRepository:
             ):
                 for item in page.get("Items", []):
                     ddb.delete_item(TableName=self.table, Key=item)
+
+
+def _shadow_from(item: dict[str, Any]) -> Shadow:
+    if "doc" not in item:
+        return Shadow()
+    doc = json.loads(item["doc"]["S"])
+    return Shadow(
+        state=doc.get("state", {}),
+        metadata=doc.get("metadata", {}),
+        version=int(item["version"]["N"]),
+        timestamp=int(item["updatedAt"]["N"]),
+        exists=item.get("exists", {}).get("BOOL", True),
+    )

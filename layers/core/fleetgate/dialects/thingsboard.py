@@ -70,6 +70,16 @@ def json_body(request: HttpRequest) -> Any:
     return loads_lenient(request.text(), keep_number_literals=True)
 
 
+def timeout_ms(request: HttpRequest) -> int | None:
+    """A long-poll's ``timeout`` query parameter (milliseconds); a non-integer is a 400."""
+    raw = request.query.get("timeout")
+    if raw is None or raw == "":
+        return None
+    if not _LONG_TEXT.match(raw):
+        raise InvalidRequest(f"timeout must be an integer number of milliseconds, got {raw!r}")
+    return int(raw)
+
+
 # --------------------------------------------------------------------------- payloads
 def parse_telemetry(payload: Any, server_ts: int | None = None) -> list[TelemetryRecord]:
     """An object, ``{"ts", "values"}``, or an array of either; ``ts`` defaults to the server's time."""

@@ -12,7 +12,7 @@ import hashlib
 import re
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from fleetgate.errors import InvalidRequest
 
@@ -30,6 +30,7 @@ class DeviceIdentity:
     id: str
     name: str
     type: str
+    queues: dict[str, str] = field(default_factory=dict)  # long-poll channel → wake-up queue URL
 
 
 @dataclass(frozen=True)
@@ -40,10 +41,17 @@ class Device:
     label: str | None
     created_at: int  # epoch milliseconds
     token_hash: str
+    queues: dict[str, str] = field(default_factory=dict)  # long-poll channel → wake-up queue URL
 
     @property
     def identity(self) -> DeviceIdentity:
-        return DeviceIdentity(self.id, self.name, self.type)
+        return DeviceIdentity(self.id, self.name, self.type, dict(self.queues))
+
+    def with_token_hash(self, token_hash: str) -> Device:
+        return replace(self, token_hash=token_hash)
+
+    def with_queues(self, queues: dict[str, str]) -> Device:
+        return replace(self, queues=dict(queues))
 
 
 def new_device(name: str, device_type: str | None, label: str | None, now_ms: int) -> tuple[Device, str]:

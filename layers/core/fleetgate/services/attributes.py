@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from fleetgate.data import wakeups
+from fleetgate.domain.devices import Device
 from fleetgate.domain.shadow import CLASSIC, Shadow, ShadowUpdate
 from fleetgate.errors import InvalidRequest
+from fleetgate.jsonutil import dumps
 from fleetgate.services import shadows
 
 
@@ -15,15 +18,38 @@ def report_client(device_id: str, values: dict[str, Any]) -> Shadow:
     return _update(device_id, "reported", values)
 
 
-def set_shared(device_id: str, values: dict[str, Any]) -> Shadow:
-    """Merge ``values`` into the shared attributes; a ``null`` value removes that attribute."""
-    return _update(device_id, "desired", values)
+def set_shared(device: Device, values: dict[str, Any]) -> Shadow:
+    """Merge ``values`` into the shared attributes; a ``null`` value removes that attribute. The
+    device's attribute poller is woken."""
+    shadow = _update(device.id, "desired", values)
+    wakeups.notify(device.queues.get("attributes"), "attributes")
+    return shadow
 
 
-def delete_shared(device_id: str, keys: list[str]) -> Shadow:
+def delete_shared(device: Device, keys: list[str]) -> Shadow:
     if not keys:
         raise InvalidRequest("keys must name at least one attribute")
-    return _update(device_id, "desired", dict.fromkeys(keys))
+    return set_shared(device, dict.fromkeys(keys))
+
+
+def next_update(device_id: str) -> dict[str, Any] | None:
+    """What the device has not been sent yet of its shared attributes, as ThingsBoard's
+    ``attributes/updates`` body: the changed keys with their values, or ``{"deleted": [...]}``
+    (changes first; deletions in the next response, as the format holds only one kind). None when
+    the device is up to date. What is returned is recorded as delivered, so nothing that changes
+    between polls is ever lost, and a value changed twice is sent once, as it is now."""
+    repo = shadows.repository()
+    shadow, delivered = repo.get_with_delivered(device_id, CLASSIC)
+    desired = shadow.desired
+    changed = {k: v for k, v in desired.items() if k not in delivered or dumps(delivered[k]) != dumps(v)}
+    if changed:
+        repo.save_delivered(device_id, CLASSIC, {**delivered, **changed})
+        return changed
+    deleted = [k for k in delivered if k not in desired]
+    if deleted:
+        repo.save_delivered(device_id, CLASSIC, {k: v for k, v in delivered.items() if k in desired})
+        return {"deleted": deleted}
+    return None
 
 
 def read(device_id: str) -> Shadow:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from fleetgate.data import wakeups
 from fleetgate.data.devices import DeviceRepository
 from fleetgate.data.shadows import ShadowRepository
 from fleetgate.data.telemetry import TelemetryRepository
@@ -21,7 +22,13 @@ def _devices() -> DeviceRepository:
 def register(name: str, device_type: str | None = None, label: str | None = None) -> tuple[Device, str]:
     """Create a device; returns it with its access token, which is never available again."""
     device, token = new_device(name, device_type, label, int(time.time() * 1000))
-    _devices().create(device)
+    prefix = get_settings().require("wakeup_queue_prefix")
+    device = device.with_queues(wakeups.create_queues(prefix, device.id))
+    try:
+        _devices().create(device)
+    except Exception:
+        wakeups.delete_queues(device.queues)
+        raise
     return device, token
 
 
@@ -43,6 +50,7 @@ def delete(device_id: str) -> None:
     settings = get_settings()
     ShadowRepository(settings.require("shadows_table")).delete_all(device_id)
     TelemetryRepository(settings.require("telemetry_table")).delete_latest(device_id)
+    wakeups.delete_queues(device.queues)
 
 
 def regenerate_token(device_id: str) -> tuple[Device, str]:

@@ -18,18 +18,18 @@ from fleetgate.settings import get_settings
 MAX_ATTEMPTS = 12
 
 
-def _shadows() -> ShadowRepository:
+def repository() -> ShadowRepository:
     return ShadowRepository(get_settings().require("shadows_table"))
 
 
 def read(device_id: str, name: str) -> Shadow:
-    return _shadows().get(device_id, name)
+    return repository().get(device_id, name)
 
 
 def update(
     device_id: str, name: str, request: ShadowUpdate, *, replace_top_level: bool = False
 ) -> tuple[Shadow, Json]:
-    repo = _shadows()
+    repo = repository()
     for attempt in range(MAX_ATTEMPTS):
         current = repo.get(device_id, name)
         new, accepted = apply_update(current, request, int(time.time()), replace_top_level=replace_top_level)
