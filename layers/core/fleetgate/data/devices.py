@@ -26,6 +26,7 @@ from fleetgate.errors import Conflict, NotFound
 
 META = "META"
 INDEX = "ByKindAndName"
+PROFILE_INDEX = "ByProfileAndName"
 
 
 def _device_key(device_id: str) -> dict[str, Any]:
@@ -54,6 +55,10 @@ def _device_item(device: Device) -> dict[str, Any]:
         item["label"] = s(device.label)
     if device.queues:
         item["queues"] = _queues(device.queues)
+    if device.profile_id:
+        item["profileId"] = s(device.profile_id)
+    if device.gateway:
+        item["gateway"] = {"BOOL": True}
     return item
 
 
@@ -66,6 +71,8 @@ def _token_item(device: Device) -> dict[str, Any]:
     }
     if device.queues:
         item["queues"] = _queues(device.queues)
+    if device.profile_id:  # not "profileId": token items must stay out of the ByProfileAndName index
+        item["deviceProfileId"] = s(device.profile_id)
     return item
 
 
@@ -86,6 +93,8 @@ def _device_from(item: dict[str, Any]) -> Device:
         created_at=int(item["createdAt"]["N"]),
         token_hash=item["tokenHash"]["S"],
         queues=_queues_from(item),
+        profile_id=item["profileId"]["S"] if "profileId" in item else None,
+        gateway=item.get("gateway", {}).get("BOOL", False),
     )
 
 
@@ -140,7 +149,13 @@ class DeviceRepository:
             item = client("dynamodb").get_item(TableName=self.table, Key=_token_key(token_hash)).get("Item")
         if not item:
             return None
-        return DeviceIdentity(item["deviceId"]["S"], item["name"]["S"], item["type"]["S"], _queues_from(item))
+        return DeviceIdentity(
+            item["deviceId"]["S"],
+            item["name"]["S"],
+            item["type"]["S"],
+            _queues_from(item),
+            item["deviceProfileId"]["S"] if "deviceProfileId" in item else None,
+        )
 
     def list(self, limit: int, next_token: str | None) -> tuple[list[Device], str | None]:
         params: dict[str, Any] = {
@@ -148,6 +163,24 @@ class DeviceRepository:
             "IndexName": INDEX,
             "KeyConditionExpression": "kind = :kind",
             "ExpressionAttributeValues": {":kind": s("device")},
+            "Limit": limit,
+        }
+        start = decode_cursor(next_token)
+        if start:
+            params["ExclusiveStartKey"] = start
+        with translated_errors():
+            page = client("dynamodb").query(**params)
+        return [_device_from(i) for i in page.get("Items", [])], encode_cursor(page.get("LastEvaluatedKey"))
+
+    def list_by_profile(
+        self, profile_id: str, limit: int, next_token: str | None
+    ) -> tuple[list[Device], str | None]:
+        """Devices of a profile, ordered by name (sparse ``ByProfileAndName`` index)."""
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": PROFILE_INDEX,
+            "KeyConditionExpression": "profileId = :p",
+            "ExpressionAttributeValues": {":p": s(profile_id)},
             "Limit": limit,
         }
         start = decode_cursor(next_token)

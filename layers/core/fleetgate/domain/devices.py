@@ -20,6 +20,7 @@ NAME_PATTERN = re.compile(r"[a-zA-Z0-9:_-]{1,128}\Z")
 TYPE_PATTERN = re.compile(r"[^\x00-\x1f]{1,64}\Z")
 MAX_LABEL = 256
 MAX_TOKEN = 256
+TOKEN_PATTERN = re.compile(r"[!-.0-~]{1,256}\Z")  # printable ASCII without space and '/' (a path segment)
 DEFAULT_TYPE = "default"
 
 
@@ -31,6 +32,7 @@ class DeviceIdentity:
     name: str
     type: str
     queues: dict[str, str] = field(default_factory=dict)  # long-poll channel → wake-up queue URL
+    profile_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -42,10 +44,12 @@ class Device:
     created_at: int  # epoch milliseconds
     token_hash: str
     queues: dict[str, str] = field(default_factory=dict)  # long-poll channel → wake-up queue URL
+    profile_id: str | None = None  # device profile (provisioning, OTA by profile)
+    gateway: bool = False  # ThingsBoard's additionalInfo.gateway
 
     @property
     def identity(self) -> DeviceIdentity:
-        return DeviceIdentity(self.id, self.name, self.type, dict(self.queues))
+        return DeviceIdentity(self.id, self.name, self.type, dict(self.queues), self.profile_id)
 
     def with_token_hash(self, token_hash: str) -> Device:
         return replace(self, token_hash=token_hash)
@@ -54,8 +58,18 @@ class Device:
         return replace(self, queues=dict(queues))
 
 
-def new_device(name: str, device_type: str | None, label: str | None, now_ms: int) -> tuple[Device, str]:
-    """A validated device and its plain access token (to be shown once)."""
+def new_device(
+    name: str,
+    device_type: str | None,
+    label: str | None,
+    now_ms: int,
+    *,
+    token: str | None = None,
+    profile_id: str | None = None,
+    gateway: bool = False,
+) -> tuple[Device, str]:
+    """A validated device and its plain access token (to be shown once): ``token`` when the caller
+    chose one (ThingsBoard provisioning allows it), else a new random one."""
     if not NAME_PATTERN.match(name):
         raise InvalidRequest("name must be 1-128 characters of letters, digits, ':', '_' or '-'")
     device_type = DEFAULT_TYPE if device_type is None else device_type
@@ -63,7 +77,10 @@ def new_device(name: str, device_type: str | None, label: str | None, now_ms: in
         raise InvalidRequest("type must be 1-64 printable characters")
     if label is not None and len(label) > MAX_LABEL:
         raise InvalidRequest(f"label must be at most {MAX_LABEL} characters")
-    token = new_token()
+    if token is None:
+        token = new_token()
+    elif not TOKEN_PATTERN.match(token):
+        raise InvalidRequest(f"A chosen token must be 1-{MAX_TOKEN} printable characters without '/'")
     device = Device(
         id=str(uuid.uuid4()),
         name=name,
@@ -71,6 +88,8 @@ def new_device(name: str, device_type: str | None, label: str | None, now_ms: in
         label=label,
         created_at=now_ms,
         token_hash=hash_token(token),
+        profile_id=profile_id,
+        gateway=gateway,
     )
     return device, token
 

@@ -19,9 +19,20 @@ def _devices() -> DeviceRepository:
     return DeviceRepository(get_settings().require("devices_table"))
 
 
-def register(name: str, device_type: str | None = None, label: str | None = None) -> tuple[Device, str]:
-    """Create a device; returns it with its access token, which is never available again."""
-    device, token = new_device(name, device_type, label, int(time.time() * 1000))
+def register(
+    name: str,
+    device_type: str | None = None,
+    label: str | None = None,
+    *,
+    token: str | None = None,
+    profile_id: str | None = None,
+    gateway: bool = False,
+) -> tuple[Device, str]:
+    """Create a device and its wake-up queues; returns it with its access token, which is never
+    available again. A chosen ``token`` already in use by another device is a Conflict."""
+    device, token = new_device(
+        name, device_type, label, int(time.time() * 1000), token=token, profile_id=profile_id, gateway=gateway
+    )
     prefix = get_settings().require("wakeup_queue_prefix")
     device = device.with_queues(wakeups.create_queues(prefix, device.id))
     try:
@@ -40,6 +51,12 @@ def list_page(limit: int, next_token: str | None) -> tuple[list[Device], str | N
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}")
     return _devices().list(limit, next_token)
+
+
+def list_profile_page(profile_id: str, limit: int, next_token: str | None) -> tuple[list[Device], str | None]:
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}")
+    return _devices().list_by_profile(profile_id, limit, next_token)
 
 
 def delete(device_id: str) -> None:
