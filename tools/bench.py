@@ -89,12 +89,12 @@ def aws_calls(template: Template, specs: list[FunctionSpec]) -> dict[str, list[t
                     functions.invoke(spec.logical_id, event)  # warm: the first call also builds clients
                     with recorded_aws_calls() as calls:
                         response = functions.invoke(spec.logical_id, event)
-                if response["statusCode"] >= 400:
+                if response["statusCode"] >= 500:
                     raise SystemExit(f"{path.name} failed on {spec.logical_id}: {response}")
                 ops = Counter(c.operation for c in calls)
                 rows.append(
                     (
-                        path.relative_to(ROOT).as_posix(),
+                        f"{path.relative_to(ROOT).as_posix()} → {response['statusCode']}",
                         len(calls),
                         ", ".join(f"{o} x{k}" for o, k in ops.items()),
                     )
