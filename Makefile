@@ -44,7 +44,7 @@ install: $(VENV)/.installed $(SAM_VENV)/.installed ## Create the virtualenvs (.v
 
 .PHONY: local
 local: $(VENV)/.installed ## Run the whole stack locally on http://127.0.0.1:$(PORT) (moto as AWS, no Docker)
-	PORT=$(PORT) PYTHONPATH=local $(PY) -m fleetgate_local --port $(PORT)
+	PORT=$(PORT) PYTHONPATH=local $(PY) -m fleetgate_local --port $(PORT) --sam-env-vars .aws-sam/local-env.json
 
 .PHONY: lint
 lint: $(VENV)/.installed ## ruff and mypy

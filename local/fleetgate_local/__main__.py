@@ -23,6 +23,7 @@ from fleetgate_local.stack import (
     LocalStack,
     OperatorPasswordRejectedError,
 )
+from fleetgate_local.template import function_environment
 
 _REPOSITORY = Path(__file__).resolve().parents[2]
 _EXTRACT = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"data\"]{path})'"
@@ -58,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"template.yaml cannot run locally: {error}")
         return 1
     try:
+        if args.sam_env_vars:
+            write_sam_env_vars(stack, args.sam_env_vars)
         print(_banner(stack, password_is_default=password == DEFAULT_ADMIN_PASSWORD), flush=True)
         stopping.wait()
     finally:
@@ -66,11 +69,38 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def write_sam_env_vars(stack: LocalStack, path: Path) -> None:
+    """The ``--env-vars`` file of ``sam local``: each function's template environment, resolved against
+    this stack's resources, plus moto's endpoint and dummy credentials."""
+    template, provisioned = stack.template, stack.provisioned
+    if template is None or provisioned is None:
+        raise RuntimeError("the stack is not started")
+    aws = {
+        "AWS_ENDPOINT_URL": stack.moto_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": stack.region,
+    }
+    variables = {
+        spec.logical_id: {**function_environment(template, spec.logical_id, provisioned), **aws}
+        for spec in template.functions()
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(variables, indent=2) + "\n")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m fleetgate_local", description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 3000))
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only)")
     parser.add_argument("--root", type=Path, default=_REPOSITORY, help="directory holding template.yaml")
+    parser.add_argument(
+        "--sam-env-vars",
+        type=Path,
+        metavar="FILE",
+        help="write every function's environment, with this stack's moto as AWS, for "
+        "`sam local start-api --env-vars FILE` (Docker users)",
+    )
     parser.add_argument(
         "--param",
         type=_key_value,

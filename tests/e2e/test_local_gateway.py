@@ -8,6 +8,7 @@ written for the test, under ``tmp_path``.
 
 from __future__ import annotations
 
+import json
 import os
 import textwrap
 import threading
@@ -23,6 +24,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from moto.utilities.utils import load_resource
 
+from fleetgate_local.__main__ import write_sam_env_vars
 from fleetgate_local.stack import LocalStack
 
 pytestmark = pytest.mark.e2e
@@ -619,3 +621,19 @@ def _status_or_zero(stack: LocalStack, path: str, params: dict[str, str]) -> int
         return get(stack, path, params=params).status_code
     except requests.ConnectionError:
         return 0
+
+
+def test_sam_env_vars_file_points_every_function_at_this_stacks_moto(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    path = tmp_path / "env.json"
+
+    write_sam_env_vars(stack, path)
+
+    variables = json.loads(path.read_text())
+    assert stack.template is not None
+    assert stack.provisioned is not None
+    assert set(variables) == {spec.logical_id for spec in stack.template.functions()}
+    telemetry = variables["TbPostTelemetryFunction"]
+    assert telemetry["AWS_ENDPOINT_URL"] == stack.moto_url
+    assert telemetry["TELEMETRY_TABLE"] == stack.provisioned.physical_ids["TelemetryTable"]

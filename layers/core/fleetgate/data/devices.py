@@ -157,7 +157,7 @@ class DeviceRepository:
             item["deviceProfileId"]["S"] if "deviceProfileId" in item else None,
         )
 
-    def list(self, limit: int, next_token: str | None) -> tuple[list[Device], str | None]:
+    def list_page(self, limit: int, next_token: str | None) -> tuple[list[Device], str | None]:
         params: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": INDEX,

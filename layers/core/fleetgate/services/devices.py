@@ -50,7 +50,7 @@ def get(device_id: str) -> Device:
 def list_page(limit: int, next_token: str | None) -> tuple[list[Device], str | None]:
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}")
-    return _devices().list(limit, next_token)
+    return _devices().list_page(limit, next_token)
 
 
 def list_profile_page(profile_id: str, limit: int, next_token: str | None) -> tuple[list[Device], str | None]:
