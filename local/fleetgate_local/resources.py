@@ -21,6 +21,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from fleetgate_local import moto_policies
 from fleetgate_local.intrinsics import TemplateError, as_text, references
 from fleetgate_local.template import Template
 
@@ -223,6 +224,7 @@ def _create_bucket(context: _Context, logical_id: str, properties: dict[str, Any
 
 def _put_bucket_policy(context: _Context, logical_id: str, properties: dict[str, Any]) -> _Created:
     bucket = properties["Bucket"]
+    moto_policies.apply()  # else moto's evaluation of the TLS-only statement denies every request
     context.client("s3").put_bucket_policy(Bucket=bucket, Policy=json.dumps(properties["PolicyDocument"]))
     return bucket, {}
 

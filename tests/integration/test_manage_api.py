@@ -159,6 +159,8 @@ def test_unknown_device_is_404(stack: Stack) -> None:
 
 def test_deleted_device_token_stops_working_at_once(stack: Stack, device: Device) -> None:
     assert post_telemetry(stack, device.token) == 200
+    claim = stack.invoke("TbPostClaimFunction", event("thingsboard/post_claim", token=device.token))
+    assert claim["statusCode"] == 200  # the device now has a claiming window stored under its key
 
     status, _ = call(stack, "manage/delete_device", device_id=device.id)
 
@@ -166,6 +168,13 @@ def test_deleted_device_token_stops_working_at_once(stack: Stack, device: Device
     assert post_telemetry(stack, device.token) == 401
     assert call(stack, "manage/get_device", device_id=device.id)[0] == 404
     assert call(stack, "manage/create_device", body={"name": "thermostat-1"})[0] == 201  # the name is free
+    leftovers = boto3.client("dynamodb").query(
+        TableName=stack.table("DevicesTable"),
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"DEVICE#{device.id}"}},
+    )["Items"]
+    assert leftovers == []
+    assert boto3.client("sqs").list_queues(QueueNamePrefix=f"fg-local-{device.id}").get("QueueUrls", []) == []
 
 
 def test_regenerated_credentials_replace_the_old_token(stack: Stack, device: Device) -> None:

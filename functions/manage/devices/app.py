@@ -2,6 +2,7 @@
 The routes live in one router per resource; errors are mapped once by ``fleetgate.dialects.manage``."""
 
 import attribute_routes
+import claim_routes
 import device_routes
 import telemetry_routes
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
@@ -15,6 +16,7 @@ manage.install_error_handlers(app)
 app.include_router(device_routes.router)
 app.include_router(telemetry_routes.router)
 app.include_router(attribute_routes.router)
+app.include_router(claim_routes.router)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

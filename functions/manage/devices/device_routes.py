@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from fleetgate.dialects import manage
 from fleetgate.domain.devices import Device
-from fleetgate.services import devices
+from fleetgate.services import claims, devices, profiles
 
 router = APIGatewayHttpRouter()
 DEFAULT_PAGE = 20
@@ -18,6 +18,7 @@ class CreateDeviceRequest(BaseModel):
     name: str = Field(min_length=1, max_length=128)
     type: str | None = Field(default=None, min_length=1, max_length=64)
     label: str | None = Field(default=None, max_length=256)
+    profileId: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 def render(device: Device) -> dict:
@@ -31,13 +32,21 @@ def render(device: Device) -> dict:
     }
     if device.label is not None:
         out["label"] = device.label
+    if device.profile_id:
+        out["profileId"] = device.profile_id
+    if device.gateway:
+        out["gateway"] = True
     return out
 
 
 @router.post("/manage/v1/devices")
 def create_device() -> Response:
     body = manage.parse_body(router, CreateDeviceRequest)
-    device, token = devices.register(body.name, body.type, body.label)
+    device_type = body.type
+    if body.profileId is not None:  # pre-provisioned in a profile; typed by the profile's name by default
+        profile = profiles.require(body.profileId)
+        device_type = device_type or profile.name
+    device, token = devices.register(body.name, device_type, body.label, profile_id=body.profileId)
     return manage.envelope({**render(device), "credentials": {"accessToken": token}}, status=201)
 
 
@@ -51,7 +60,11 @@ def list_devices() -> Response:
 
 @router.get("/manage/v1/devices/<device_id>")
 def get_device(device_id: str) -> Response:
-    return manage.envelope(render(devices.get(device_id)))
+    device = render(devices.get(device_id))
+    ownership = claims.owner_of(device_id)
+    if ownership is not None:
+        device["owner"] = ownership.owner
+    return manage.envelope(device)
 
 
 @router.delete("/manage/v1/devices/<device_id>")

@@ -67,6 +67,19 @@ class PayloadTooLarge(FleetgateError):
     code = "PayloadTooLarge"
 
 
+class CallFailed(FleetgateError):
+    """A call made for the caller (an RPC method, a function the deployer configured) produced no
+    answer; ``message`` is what the caller is told, ``status`` why: 404 no such method, 502 the
+    callee failed, 504 it did not answer in time."""
+
+    status = 502
+    code = "CallFailed"
+
+    def __init__(self, message: str, *, status: int = 502) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class Retryable(FleetgateError):
     """A transient failure (throttling, contention) that a retry may clear."""
 

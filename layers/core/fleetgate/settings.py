@@ -29,6 +29,14 @@ class Settings:
     operator_user_pool_client_id: str = ""
     long_poll_cap_seconds: int = 25
     wakeup_queue_prefix: str = ""
+    rpc_table: str = ""
+    rpc_retention_days: int = 30
+    client_rpc_handler_function_arn: str = ""  # a deployer's Lambda answering client-side RPC methods
+    client_rpc_timeout_seconds: int = 10
+    ota_table: str = ""
+    files_bucket: str = ""
+    ota_package_type: str = ""  # FIRMWARE or SOFTWARE: which package a device OTA function serves
+    ota_upload_url_seconds: int = 900
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:

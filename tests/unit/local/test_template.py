@@ -308,7 +308,10 @@ def test_the_real_template_provisions_in_process_and_gives_each_function_its_env
     assert telemetry["POWERTOOLS_SERVICE_NAME"] == "tb-post-telemetry"
     assert "OPERATOR_USER_POOL_CLIENT_ID" not in telemetry
     assert telemetry["TELEMETRY_RETENTION_DAYS"] == "90"
-    assert [index["IndexName"] for index in devices["GlobalSecondaryIndexes"]] == ["ByKindAndName", "ByProfileAndName"]
+    assert [index["IndexName"] for index in devices["GlobalSecondaryIndexes"]] == [
+        "ByKindAndName",
+        "ByProfileAndName",
+    ]
     assert devices["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert ttl == {"AttributeName": "expiresAt", "TimeToLiveStatus": "ENABLED"}
     assert pool["Policies"]["PasswordPolicy"]["MinimumLength"] == 12

@@ -35,9 +35,17 @@ _RETRYABLE = frozenset(
 )
 
 
+# S3: SigV4 presigned URLs on the bucket's regional virtual-hosted endpoint (botocore falls back to
+# path-style for an IP endpoint such as the local stack's moto).
+_SERVICE_CONFIG = {"s3": Config(signature_version="s3v4", s3={"addressing_style": "virtual"})}
+
+
 @cache
-def client(service: str) -> Any:
-    return boto3.client(service, config=_CONFIG)
+def client(service: str, overrides: Config | None = None) -> Any:
+    """A cached client; ``overrides`` (e.g. a shorter read timeout) are merged over the defaults. Pass
+    the same ``Config`` object each time (build it once), since the cache keys on it."""
+    config = _CONFIG.merge(_SERVICE_CONFIG[service]) if service in _SERVICE_CONFIG else _CONFIG
+    return boto3.client(service, config=config.merge(overrides) if overrides else config)
 
 
 def reset_clients() -> None:

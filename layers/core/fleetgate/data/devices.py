@@ -208,6 +208,20 @@ class DeviceRepository:
                 ]
             )
 
+    def delete_satellites(self, device_id: str) -> None:
+        """What other features keep under the device's key (claim, owner, provisioning, MQTT
+        credentials): removed after the device itself is gone."""
+        ddb = client("dynamodb")
+        with translated_errors():
+            items = ddb.query(
+                TableName=self.table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": s(f"DEVICE#{device_id}")},
+                ProjectionExpression="pk, sk",
+            ).get("Items", [])
+            for key in items:
+                ddb.delete_item(TableName=self.table, Key=key)
+
     def replace_token(self, device: Device, new_hash: str) -> Device:
         """Swap the device's token digest; the old token stops working in the same transaction."""
         updated = device.with_token_hash(new_hash)

@@ -17,7 +17,7 @@ from typing import Any
 
 from fleetgate.domain.devices import DeviceIdentity
 from fleetgate.domain.telemetry import MAX_TS, TelemetryRecord
-from fleetgate.errors import FleetgateError, InvalidRequest, PayloadTooLarge
+from fleetgate.errors import CallFailed, FleetgateError, InvalidRequest, PayloadTooLarge
 from fleetgate.http import HttpRequest, response
 from fleetgate.jsonutil import NumberLiteral, dumps, loads_lenient, plain
 from fleetgate.services import devices
@@ -35,11 +35,19 @@ Endpoint = Callable[[HttpRequest, DeviceIdentity], dict[str, Any]]
 # --------------------------------------------------------------------------- request handling
 def handle(event: dict[str, Any], endpoint: Endpoint) -> dict[str, Any]:
     """Run a device endpoint: size limit, then the token, then the endpoint; errors mapped here only."""
+    return handle_open(
+        event,
+        lambda request: endpoint(request, devices.authenticate(request.path_parameters.get("token", ""))),
+    )
+
+
+def handle_open(event: dict[str, Any], endpoint: Callable[[HttpRequest], dict[str, Any]]) -> dict[str, Any]:
+    """Run an endpoint without an access token (provisioning authenticates with its own key): size limit,
+    then the endpoint; errors mapped here only."""
     try:
         request = HttpRequest.from_event(event)
         request.check_size(get_settings().device_payload_limit_bytes)
-        device = devices.authenticate(request.path_parameters.get("token", ""))
-        return endpoint(request, device)
+        return endpoint(request)
     except FleetgateError as exc:
         return error_response(exc)
 
@@ -49,6 +57,8 @@ def error_response(exc: FleetgateError) -> dict[str, Any]:
         return response(413, dumps(exc.message), content_type="application/json")
     if isinstance(exc, InvalidRequest):
         return response(400, exc.message, content_type="text/plain;charset=UTF-8")
+    if isinstance(exc, CallFailed):  # client-side RPC: ThingsBoard's {"error": ...} reply, e.g. "timeout"
+        return response(exc.status, dumps({"error": exc.message}), content_type="application/json")
     if exc.status in (401, 403, 404):
         return response(exc.status)
     return response(exc.status if exc.status >= 500 else 500)

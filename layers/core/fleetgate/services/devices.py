@@ -64,6 +64,7 @@ def delete(device_id: str) -> None:
     repo = _devices()
     device = repo.get(device_id)
     repo.delete(device)
+    repo.delete_satellites(device_id)
     settings = get_settings()
     ShadowRepository(settings.require("shadows_table")).delete_all(device_id)
     TelemetryRepository(settings.require("telemetry_table")).delete_latest(device_id)

@@ -1,0 +1,91 @@
+"""OTA packages: create (with a presigned upload URL), upload small ones directly, complete a presigned
+upload, list, read, delete."""
+
+import ota_rendering as render
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from fleetgate.dialects import manage
+from fleetgate.domain.ota import ALGORITHMS, MAX_TEXT, OtaPackage
+from fleetgate.http import HttpRequest
+from fleetgate.services import ota
+
+router = APIGatewayHttpRouter()
+DEFAULT_PAGE = 20
+
+
+class CreatePackageRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(description="FIRMWARE or SOFTWARE")
+    title: str = Field(min_length=1, max_length=MAX_TEXT)
+    version: str = Field(min_length=1, max_length=MAX_TEXT)
+    contentType: str | None = None
+    fileName: str | None = None
+    checksumAlgorithm: str | None = Field(default=None, description=", ".join(ALGORITHMS))
+    checksum: str | None = None
+    size: int | None = Field(default=None, strict=True)
+
+
+def _with_upload(package: OtaPackage) -> dict:
+    out = render.package(package)
+    upload = ota.upload_url(package)
+    if upload is not None:
+        out["uploadUrl"] = upload.url
+        out["uploadUrlExpiresAt"] = render.iso(upload.expires_at)
+    return out
+
+
+@router.post("/manage/v1/ota-packages")
+def create_package() -> Response:
+    body = manage.parse_body(router, CreatePackageRequest)
+    package, upload = ota.create_package(
+        body.type,
+        body.title,
+        body.version,
+        content_type=body.contentType,
+        file_name=body.fileName,
+        checksum_algorithm=body.checksumAlgorithm,
+        checksum=body.checksum,
+        size=body.size,
+    )
+    data = {
+        **render.package(package),
+        "uploadUrl": upload.url,
+        "uploadUrlExpiresAt": render.iso(upload.expires_at),
+    }
+    return manage.envelope(data, status=201)
+
+
+@router.get("/manage/v1/ota-packages")
+def list_packages() -> Response:
+    limit = manage.query_int(router, "limit", DEFAULT_PAGE)
+    package_type = router.current_event.get_query_string_value("type") or None
+    page, next_token = ota.list_packages(
+        package_type, limit, router.current_event.get_query_string_value("nextToken")
+    )
+    extra = {"nextToken": next_token} if next_token else {}
+    return manage.envelope([render.package(p) for p in page], count=len(page), **extra)
+
+
+@router.get("/manage/v1/ota-packages/<package_id>")
+def get_package(package_id: str) -> Response:
+    return manage.envelope(_with_upload(ota.get_package(package_id)))
+
+
+@router.put("/manage/v1/ota-packages/<package_id>/data")
+def upload_data(package_id: str) -> Response:
+    data = HttpRequest.from_event(router.current_event.raw_event).body
+    return manage.envelope(render.package(ota.upload_data(package_id, data)))
+
+
+@router.post("/manage/v1/ota-packages/<package_id>/complete")
+def complete(package_id: str) -> Response:
+    return manage.envelope(render.package(ota.complete(package_id)))
+
+
+@router.delete("/manage/v1/ota-packages/<package_id>")
+def delete_package(package_id: str) -> Response:
+    ota.delete_package(package_id)
+    return Response(status_code=204, body="")

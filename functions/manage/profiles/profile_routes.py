@@ -1,0 +1,111 @@
+"""Device profiles. The provision secret appears only in the responses that create it (profile
+creation and secret rotation); the provision key, which names the profile, is always shown."""
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from fleetgate.dialects import manage
+from fleetgate.domain.devices import Device
+from fleetgate.domain.profiles import DeviceProfile
+from fleetgate.services import profiles
+
+router = APIGatewayHttpRouter()
+DEFAULT_PAGE = 20
+StrategyName = Literal["ALLOW_CREATE_NEW_DEVICES", "CHECK_PRE_PROVISIONED_DEVICES", "DISABLED"]
+
+
+class CreateProfileRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64)
+    provisionStrategy: StrategyName
+    provisionDeviceKey: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+class UpdateProfileRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    provisionStrategy: StrategyName
+
+
+def _iso(epoch_ms: int) -> str:
+    return (
+        datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
+
+
+def render(profile: DeviceProfile) -> dict:
+    return {
+        "id": profile.id,
+        "name": profile.name,
+        "provisionStrategy": profile.strategy.value,
+        "provisionDeviceKey": profile.provision_key,
+        "createdAt": _iso(profile.created_at),
+        "updatedAt": _iso(profile.updated_at),
+    }
+
+
+def render_device(device: Device) -> dict:
+    out: dict[str, Any] = {
+        "id": device.id,
+        "name": device.name,
+        "type": device.type,
+        "createdAt": _iso(device.created_at),
+    }
+    if device.label is not None:
+        out["label"] = device.label
+    if device.gateway:
+        out["gateway"] = True
+    return out
+
+
+@router.post("/manage/v1/device-profiles")
+def create_profile() -> Response:
+    body = manage.parse_body(router, CreateProfileRequest)
+    profile, secret = profiles.create(body.name, body.provisionStrategy, body.provisionDeviceKey)
+    return manage.envelope({**render(profile), "provisionDeviceSecret": secret}, status=201)
+
+
+@router.get("/manage/v1/device-profiles")
+def list_profiles() -> Response:
+    limit = manage.query_int(router, "limit", DEFAULT_PAGE)
+    page, next_token = profiles.list_page(limit, router.current_event.get_query_string_value("nextToken"))
+    extra = {"nextToken": next_token} if next_token else {}
+    return manage.envelope([render(p) for p in page], count=len(page), **extra)
+
+
+@router.get("/manage/v1/device-profiles/<profile_id>")
+def get_profile(profile_id: str) -> Response:
+    return manage.envelope(render(profiles.get(profile_id)))
+
+
+@router.patch("/manage/v1/device-profiles/<profile_id>")
+def update_profile(profile_id: str) -> Response:
+    body = manage.parse_body(router, UpdateProfileRequest)
+    return manage.envelope(render(profiles.set_strategy(profile_id, body.provisionStrategy)))
+
+
+@router.post("/manage/v1/device-profiles/<profile_id>/provision-secret")
+def rotate_provision_secret(profile_id: str) -> Response:
+    profile, secret = profiles.rotate_secret(profile_id)
+    return manage.envelope({**render(profile), "provisionDeviceSecret": secret})
+
+
+@router.delete("/manage/v1/device-profiles/<profile_id>")
+def delete_profile(profile_id: str) -> Response:
+    profiles.delete(profile_id)
+    return Response(status_code=204, body="")
+
+
+@router.get("/manage/v1/device-profiles/<profile_id>/devices")
+def list_profile_devices(profile_id: str) -> Response:
+    limit = manage.query_int(router, "limit", DEFAULT_PAGE)
+    page, next_token = profiles.devices_page(
+        profile_id, limit, router.current_event.get_query_string_value("nextToken")
+    )
+    extra = {"nextToken": next_token} if next_token else {}
+    return manage.envelope([render_device(d) for d in page], count=len(page), **extra)

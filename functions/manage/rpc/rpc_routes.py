@@ -1,0 +1,128 @@
+"""Server-side RPC to a device: send (and wait for a two-way reply), read, list, cancel.
+
+- ``POST .../rpc`` ``{"method", "params"?, "oneway"?, "persistent"?, "timeout"?, "expirationTime"?,
+  "retries"?, "additionalInfo"?}``: one-way and persistent RPCs are answered at once with the queued
+  RPC; a two-way RPC waits for the device's reply (until the RPC expires, at most
+  ``LONG_POLL_CAP_SECONDS``): 200 with ``status`` SUCCESSFUL and ``response``, else 504 with a
+  ``Location`` where the RPC stays readable.
+- ``GET .../rpc/{rpcId}``: status, timestamps, response. ``DELETE .../rpc/{rpcId}``: cancel a QUEUED
+  RPC (409 once it was delivered or ended). ``GET .../rpc``: newest first, paged.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
+
+from fleetgate.dialects import manage
+from fleetgate.domain import rpc as rules
+from fleetgate.domain.rpc import Rpc, RpcStatus
+from fleetgate.errors import InvalidRequest, PayloadTooLarge
+from fleetgate.services import devices, rpc
+from fleetgate.settings import get_settings
+
+router = APIGatewayHttpRouter()
+MAX_BODY_BYTES = 65_536  # as the device side's /rpc routes
+DEFAULT_PAGE = 20
+
+
+class SendRpcRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    method: str = Field(min_length=1, max_length=rules.MAX_METHOD)
+    params: Any = None
+    oneway: StrictBool = False
+    persistent: StrictBool = False
+    timeout: StrictInt | None = None  # ms
+    expirationTime: StrictInt | None = None  # epoch ms
+    retries: StrictInt | None = None
+    additionalInfo: Any = None
+
+
+def render(found: Rpc, now: int) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "rpcId": found.rpc_id,
+        "id": found.id,
+        "deviceId": found.device_id,
+        "method": found.method,
+        "params": found.params,
+        "oneway": found.oneway,
+        "persistent": found.persistent,
+        "status": found.effective_status(now).value,
+        "createdTime": found.created_time,
+        "expirationTime": found.expiration_time,
+        "deliveries": found.deliveries,
+    }
+    optional = {
+        "retries": found.retries,
+        "additionalInfo": found.additional_info,
+        "deliveredTime": found.delivered_time,
+        "completedTime": found.completed_time,
+    }
+    out.update({k: v for k, v in optional.items() if v is not None})
+    if found.status == RpcStatus.SUCCESSFUL and not found.oneway:
+        out["response"] = found.response
+    return out
+
+
+def _send_request() -> rules.RpcRequest:
+    raw = router.current_event.decoded_body or ""
+    if len(raw.encode()) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"Payload size exceeds the limit of {MAX_BODY_BYTES} bytes")
+    try:
+        body = SendRpcRequest.model_validate(manage.parse_json_object(router))
+    except ValidationError as exc:
+        raise InvalidRequest(manage.describe(exc)) from exc
+    return rules.rpc_request(
+        method=body.method,
+        params=body.params,
+        oneway=body.oneway,
+        persistent=body.persistent,
+        timeout=body.timeout,
+        expiration_time=body.expirationTime,
+        retries=body.retries,
+        additional_info=body.additionalInfo,
+        now=rpc.now_ms(),
+    )
+
+
+@router.post("/manage/v1/devices/<device_id>/rpc")
+def send_rpc(device_id: str) -> Response:
+    request = _send_request()
+    sent = rpc.send(devices.get(device_id), request)
+    if sent.oneway or sent.persistent:
+        return manage.envelope(render(sent, rpc.now_ms()))
+    result = rpc.wait_for_result(sent, get_settings().long_poll_cap_seconds)
+    if result.status == RpcStatus.SUCCESSFUL:
+        return manage.envelope(render(result, rpc.now_ms()))
+    status = result.effective_status(rpc.now_ms())
+    timed_out = manage.error(
+        504, f"The device did not reply in time: RPC {result.rpc_id} is {status}; read it again later"
+    )
+    timed_out.headers["Location"] = f"/manage/v1/devices/{device_id}/rpc/{result.rpc_id}"
+    return timed_out
+
+
+@router.get("/manage/v1/devices/<device_id>/rpc")
+def list_rpcs(device_id: str) -> Response:
+    limit = manage.query_int(router, "limit", DEFAULT_PAGE)
+    devices.get(device_id)
+    page, next_token = rpc.list_page(
+        device_id, limit, router.current_event.get_query_string_value("nextToken")
+    )
+    now = rpc.now_ms()
+    extra = {"nextToken": next_token} if next_token else {}
+    return manage.envelope([render(r, now) for r in page], count=len(page), **extra)
+
+
+@router.get("/manage/v1/devices/<device_id>/rpc/<rpc_id>")
+def get_rpc(device_id: str, rpc_id: str) -> Response:
+    devices.get(device_id)
+    return manage.envelope(render(rpc.get(device_id, rpc_id), rpc.now_ms()))
+
+
+@router.delete("/manage/v1/devices/<device_id>/rpc/<rpc_id>")
+def cancel_rpc(device_id: str, rpc_id: str) -> Response:
+    devices.get(device_id)
+    return manage.envelope(render(rpc.cancel(device_id, rpc_id), rpc.now_ms()))
