@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from fleetgate.dialects import manage
 from fleetgate.domain.devices import Device
-from fleetgate.services import claims, devices, profiles
+from fleetgate.services import claims, devices, ota, profiles
 
 router = APIGatewayHttpRouter()
 DEFAULT_PAGE = 20
@@ -47,6 +47,7 @@ def create_device() -> Response:
         profile = profiles.require(body.profileId)
         device_type = device_type or profile.name
     device, token = devices.register(body.name, device_type, body.label, profile_id=body.profileId)
+    ota.adopt_profile_packages(device)
     return manage.envelope({**render(device), "credentials": {"accessToken": token}}, status=201)
 
 

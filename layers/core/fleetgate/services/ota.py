@@ -39,7 +39,8 @@ from fleetgate.domain.ota import (
     shared_attributes,
 )
 from fleetgate.domain.telemetry import LatestValue
-from fleetgate.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge
+from fleetgate.errors import Conflict, FleetgateError, InvalidRequest, NotFound, PayloadTooLarge
+from fleetgate.observability import logger
 from fleetgate.services import attributes, devices, telemetry
 from fleetgate.settings import get_settings
 
@@ -297,6 +298,18 @@ def sync_device(device: Device) -> None:
     """Set the device's ``fw_*``/``sw_*`` shared attributes from its assignments (for use cases that
     change a device's profile)."""
     _sync_device(device, TYPES)
+
+
+def adopt_profile_packages(device: Device) -> None:
+    """A device new to a profile gets the profile's firmware/software as shared attributes (``fw_*``),
+    as the profile's other devices got them on assignment. Best effort: the device exists either way,
+    and repeating the profile's assignment brings every device of the profile up to date."""
+    if not device.profile_id:
+        return
+    try:
+        sync_device(device)
+    except FleetgateError:
+        logger.warning("Could not set the profile's OTA attributes", extra={"deviceId": device.id})
 
 
 def _apply(target_kind: str, target_id: str, changes: dict[str, str | None]) -> None:

@@ -37,7 +37,7 @@ from fleetgate.domain.profiles import (
     random_device_name,
 )
 from fleetgate.errors import Conflict, InvalidRequest, NotFound
-from fleetgate.services import devices
+from fleetgate.services import devices, ota
 from fleetgate.settings import get_settings
 
 _JAVA_TRIM = "".join(chr(c) for c in range(33))  # String.trim(): every character up to ' '
@@ -89,6 +89,7 @@ def _create_device(profile: DeviceProfile, request: ProvisionRequest, name: str)
     except Exception:
         _remove(device)
         raise
+    ota.adopt_profile_packages(device)
     return ProvisionResult(Status.SUCCESS, CredentialsType.ACCESS_TOKEN, token, device_id=device.id)
 
 
@@ -118,6 +119,7 @@ def _create_mqtt_device(profile: DeviceProfile, request: ProvisionRequest, name:
     except Exception:
         _remove(device, reservation)
         raise
+    ota.adopt_profile_packages(device)
     value = {
         "clientId": credentials.client_id,
         "userName": credentials.user_name,
