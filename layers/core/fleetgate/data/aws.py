@@ -98,6 +98,16 @@ def decode_cursor(token: str | None) -> dict[str, Any] | None:
     return key
 
 
+def query_page(params: dict[str, Any], next_token: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of a DynamoDB Query, resumed from (and returning) an opaque ``nextToken``."""
+    start = decode_cursor(next_token)
+    if start:
+        params = {**params, "ExclusiveStartKey": start}
+    with translated_errors():
+        page = client("dynamodb").query(**params)
+    return page.get("Items", []), encode_cursor(page.get("LastEvaluatedKey"))
+
+
 def s(value: str) -> dict[str, str]:
     return {"S": value}
 

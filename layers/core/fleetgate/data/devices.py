@@ -15,9 +15,8 @@ from typing import Any
 from fleetgate.data.aws import (
     cancellation_codes,
     client,
-    decode_cursor,
-    encode_cursor,
     n,
+    query_page,
     s,
     translated_errors,
 )
@@ -165,12 +164,8 @@ class DeviceRepository:
             "ExpressionAttributeValues": {":kind": s("device")},
             "Limit": limit,
         }
-        start = decode_cursor(next_token)
-        if start:
-            params["ExclusiveStartKey"] = start
-        with translated_errors():
-            page = client("dynamodb").query(**params)
-        return [_device_from(i) for i in page.get("Items", [])], encode_cursor(page.get("LastEvaluatedKey"))
+        items, cursor = query_page(params, next_token)
+        return [_device_from(i) for i in items], cursor
 
     def list_by_profile(
         self, profile_id: str, limit: int, next_token: str | None
@@ -183,12 +178,8 @@ class DeviceRepository:
             "ExpressionAttributeValues": {":p": s(profile_id)},
             "Limit": limit,
         }
-        start = decode_cursor(next_token)
-        if start:
-            params["ExclusiveStartKey"] = start
-        with translated_errors():
-            page = client("dynamodb").query(**params)
-        return [_device_from(i) for i in page.get("Items", [])], encode_cursor(page.get("LastEvaluatedKey"))
+        items, cursor = query_page(params, next_token)
+        return [_device_from(i) for i in items], cursor
 
     def delete(self, device: Device) -> None:
         """Remove the device, its name and its token at once (the token stops working immediately)."""

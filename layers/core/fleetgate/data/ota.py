@@ -20,9 +20,8 @@ from typing import Any
 from fleetgate.data.aws import (
     cancellation_codes,
     client,
-    decode_cursor,
-    encode_cursor,
     n,
+    query_page,
     s,
     translated_errors,
 )
@@ -187,12 +186,8 @@ class OtaRepository:
             "ScanIndexForward": False,
             "Limit": limit,
         }
-        start = decode_cursor(next_token)
-        if start:
-            params["ExclusiveStartKey"] = start
-        with translated_errors():
-            page = client("dynamodb").query(**params)
-        return [_package_from(i) for i in page.get("Items", [])], encode_cursor(page.get("LastEvaluatedKey"))
+        items, cursor = query_page(params, next_token)
+        return [_package_from(i) for i in items], cursor
 
     def mark_ready(self, package: OtaPackage) -> None:
         """Store ``package`` (READY, with its measured size and checksum) if it is still PENDING."""

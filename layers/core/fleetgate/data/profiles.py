@@ -25,9 +25,8 @@ from typing import Any
 from fleetgate.data.aws import (
     cancellation_codes,
     client,
-    decode_cursor,
-    encode_cursor,
     n,
+    query_page,
     s,
     translated_errors,
 )
@@ -151,12 +150,8 @@ class ProfileRepository:
             "ExpressionAttributeValues": {":kind": s("profile")},
             "Limit": limit,
         }
-        start = decode_cursor(next_token)
-        if start:
-            params["ExclusiveStartKey"] = start
-        with translated_errors():
-            page = client("dynamodb").query(**params)
-        return [_profile_from(i) for i in page.get("Items", [])], encode_cursor(page.get("LastEvaluatedKey"))
+        items, cursor = query_page(params, next_token)
+        return [_profile_from(i) for i in items], cursor
 
     def replace(self, current: DeviceProfile, updated: DeviceProfile) -> None:
         """Store ``updated`` if the profile is still at ``current``'s version (else a Conflict)."""
