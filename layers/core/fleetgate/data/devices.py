@@ -143,6 +143,16 @@ class DeviceRepository:
             raise NotFound(f"Device '{device_id}' not found")
         return _device_from(item)
 
+    def id_for_name(self, name: str) -> str | None:
+        """The id of the device named ``name`` (its name claim: one consistent GetItem)."""
+        with translated_errors():
+            item = (
+                client("dynamodb")
+                .get_item(TableName=self.table, Key=_name_key(name), ConsistentRead=True)
+                .get("Item")
+            )
+        return item["deviceId"]["S"] if item else None
+
     def identity_for_token(self, token_hash: str) -> DeviceIdentity | None:
         with translated_errors():
             item = client("dynamodb").get_item(TableName=self.table, Key=_token_key(token_hash)).get("Item")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from fleetgate.data.claims import ClaimRepository
-from fleetgate.data.device_names import device_id_by_name
+from fleetgate.data.devices import DeviceRepository
 from fleetgate.domain.claims import ClaimRequest, Ownership, open_window
 from fleetgate.errors import Conflict, Forbidden, InvalidRequest, Unauthorized
 from fleetgate.services import devices
@@ -42,7 +42,7 @@ def claim(device_name: str, secret_key: str, operator: str, operator_name: str |
     if not operator:
         raise Unauthorized("The request carries no operator identity")
     repo = repository()
-    device_id = device_id_by_name(get_settings().require("devices_table"), device_name)
+    device_id = DeviceRepository(get_settings().require("devices_table")).id_for_name(device_name)
     if device_id is None:
         raise Forbidden(NOT_CLAIMABLE)
     state = repo.state(device_id)

@@ -20,7 +20,6 @@ import secrets
 import time
 
 from fleetgate.data import wakeups
-from fleetgate.data.device_names import device_id_by_name
 from fleetgate.data.devices import DeviceRepository
 from fleetgate.data.profiles import MqttReservation, ProfileRepository, ProvisioningRepository
 from fleetgate.domain import passwords
@@ -174,7 +173,7 @@ def _provision_existing(profile: DeviceProfile, name: str) -> ProvisionResult:
 
 def _pre_provisioned(profile: DeviceProfile, name: str) -> Device | None:
     """The device of that name in ``profile``, or None."""
-    device_id = device_id_by_name(_table(), name) if name else None
+    device_id = DeviceRepository(_table()).id_for_name(name) if name else None
     if device_id is None:
         return None
     try:
