@@ -45,6 +45,13 @@ class InProcessFunctions:
         result: dict[str, Any] = handler(event, LambdaContext(arn, str(uuid.uuid4()), deadline_ms))
         return result
 
+    @contextmanager
+    def environment_of(self, logical_id: str) -> Iterator[None]:
+        """Run a block as code inside ``logical_id``'s execution environment (its variables, its layers,
+        fresh caches on switching), e.g. to drive a use case or a dialect helper directly."""
+        self._enter(self.template.function(logical_id))
+        yield
+
     def _enter(self, spec: FunctionSpec) -> None:
         """Give the process the function's environment (once per switch between functions)."""
         if self._active == spec.logical_id:

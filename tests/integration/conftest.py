@@ -122,3 +122,62 @@ def create_device(stack: Stack, name: str) -> Device:
     assert response["statusCode"] == 201, response
     data = json.loads(response["body"])["data"]
     return Device(data["id"], data["credentials"]["accessToken"])
+
+
+# --------------------------------------------------------------------------- ThingDatas (EMQX Fleets)
+AUTH_PLACEHOLDER = "A1_TEST_AUTH"
+DEVICE_KEY_PERMISSIONS = [
+    {"method": "POST", "path": "/api/v1/thing-datas"},
+    {"method": "GET", "path": "/api/v1/thing-datas"},
+]
+
+
+def basic_auth(key_id: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{key_id}:{secret}".encode()).decode()
+
+
+def create_api_key(
+    stack: Stack,
+    permissions: list[dict[str, str]] | None = None,
+    thing_names: list[str] | None = None,
+) -> str:
+    """A deployment API key made through the operator API; returns its ``Authorization`` header value."""
+    body: dict[str, Any] = {"name": "test key", "permissions": permissions or DEVICE_KEY_PERMISSIONS}
+    if thing_names is not None:
+        body["thingNames"] = thing_names
+    response = stack.invoke(
+        "ManageApiKeysFunction", with_body(event("manage/create_api_key"), json.dumps(body))
+    )
+    assert response["statusCode"] == 201, response
+    data = json.loads(response["body"])["data"]
+    return basic_auth(data["id"], data["secret"])
+
+
+@pytest.fixture
+def auth(stack: Stack) -> str:
+    """The ``Authorization`` header of a device key allowed GET and POST on ``/api/v1/thing-datas``."""
+    return create_api_key(stack)
+
+
+def td_event(name: str, auth: str, body: Any = None, **path: str) -> dict[str, Any]:
+    """The ThingDatas event ``events/thingdatas/<name>.json`` sent with ``auth``; ``body`` (JSON-encoded
+    unless a str) replaces the event's body; ``path`` parameters (``thingName``, ``jobId``) readdress it."""
+    result = load_event(EVENTS / "thingdatas" / f"{name}.json", **{AUTH_PLACEHOLDER: auth})
+    for param, value in path.items():
+        old = result["pathParameters"][param]
+        result["pathParameters"][param] = value
+        for holder in (result, result["requestContext"]["http"]):
+            key = "rawPath" if holder is result else "path"
+            holder[key] = holder[key].replace(f"/{old}/", f"/{value}/")
+    if body is not None:
+        result = with_body(result, body if isinstance(body, str) else json.dumps(body))
+    return result
+
+
+def td_call(
+    stack: Stack, function: str, name: str, auth: str, body: Any = None, **path: str
+) -> tuple[int, Any]:
+    """Invoke a ThingDatas function with the named event; returns the status and the decoded JSON body."""
+    response = stack.invoke(function, td_event(name, auth, body, **path))
+    text = response.get("body") or ""
+    return response["statusCode"], json.loads(text) if text else None

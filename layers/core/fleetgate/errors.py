@@ -5,14 +5,16 @@ from __future__ import annotations
 
 
 class FleetgateError(Exception):
-    """Base class; ``status`` is the HTTP status a dialect uses unless it says otherwise."""
+    """Base class; ``status`` is the HTTP status a dialect uses unless it says otherwise. ``details``
+    are extra fields a dialect may add to its error body (e.g. a job execution's current state)."""
 
     status = 500
     code = "InternalFailure"
 
-    def __init__(self, message: str = "") -> None:
+    def __init__(self, message: str = "", *, details: dict[str, object] | None = None) -> None:
         super().__init__(message or self.__class__.__doc__ or self.code)
         self.message = message or self.code
+        self.details: dict[str, object] = dict(details or {})
 
 
 class InvalidRequest(FleetgateError):
@@ -58,6 +60,19 @@ class VersionConflict(Conflict):
     def __init__(self, message: str = "Version conflict", *, current_version: int | None = None) -> None:
         super().__init__(message)
         self.current_version = current_version
+
+
+class InvalidStateTransition(Conflict):
+    """The resource's current state does not allow the requested change (e.g. updating a job execution
+    that already ended)."""
+
+    code = "InvalidStateTransition"
+
+
+class VersionMismatch(Conflict):
+    """An ``expectedVersion`` did not match a job execution's ``versionNumber``."""
+
+    code = "VersionMismatch"
 
 
 class PayloadTooLarge(FleetgateError):

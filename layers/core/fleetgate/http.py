@@ -15,6 +15,7 @@ from fleetgate.errors import InvalidRequest, PayloadTooLarge
 class HttpRequest:
     method: str
     route_key: str
+    path: str
     path_parameters: dict[str, str]
     query: dict[str, str]
     headers: dict[str, str]
@@ -35,6 +36,7 @@ class HttpRequest:
         return cls(
             method=(context.get("http") or {}).get("method", ""),
             route_key=event.get("routeKey", ""),
+            path=event.get("rawPath") or (context.get("http") or {}).get("path", ""),
             path_parameters=event.get("pathParameters") or {},
             query=event.get("queryStringParameters") or {},
             headers=event.get("headers") or {},

@@ -37,6 +37,15 @@ class Settings:
     files_bucket: str = ""
     ota_package_type: str = ""  # FIRMWARE or SOFTWARE: which package a device OTA function serves
     ota_upload_url_seconds: int = 900
+    api_key_cache_seconds: int = 30  # how long a warm function trusts a ThingDatas API key it has read
+    shadow_history_table: str = ""
+    events_table: str = ""
+    commands_table: str = ""
+    jobs_table: str = ""
+    command_topic_prefix: str = (
+        "fleetgate"  # commands go to {prefix}/commands/things/{thing}/executions/{id}/request
+    )
+    iot_data_endpoint: str = ""  # https://<id>-ats.iot.<region>.amazonaws.com; looked up when empty
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:

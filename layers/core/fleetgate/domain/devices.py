@@ -36,6 +36,14 @@ class DeviceIdentity:
 
 
 @dataclass(frozen=True)
+class Thing:
+    """A device addressed by its name (ThingDatas' ``thingName``)."""
+
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
 class Device:
     id: str
     name: str

@@ -8,5 +8,8 @@ from fleetgate.settings import get_settings
 
 def reset_caches() -> None:
     """Forget cached settings and AWS clients (tests that change the environment call this)."""
+    from fleetgate.services import apikeys  # noqa: PLC0415 - keep this module import-light
+
     get_settings.cache_clear()
     reset_clients()
+    apikeys.forget_cached_keys()

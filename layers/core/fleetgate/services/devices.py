@@ -6,6 +6,7 @@ import time
 
 from fleetgate.data import wakeups
 from fleetgate.data.devices import DeviceRepository
+from fleetgate.data.groups import GroupRepository
 from fleetgate.data.shadows import ShadowRepository
 from fleetgate.data.telemetry import TelemetryRepository
 from fleetgate.domain.devices import MAX_TOKEN, Device, DeviceIdentity, hash_token, new_device, new_token
@@ -61,11 +62,12 @@ def list_profile_page(profile_id: str, limit: int, next_token: str | None) -> tu
 
 def delete(device_id: str) -> None:
     """Delete a device: its credentials stop working at once, then its state is removed."""
+    settings = get_settings()
     repo = _devices()
     device = repo.get(device_id)
     repo.delete(device)
+    GroupRepository(settings.require("devices_table")).forget_device(device_id, device.name)
     repo.delete_satellites(device_id)
-    settings = get_settings()
     ShadowRepository(settings.require("shadows_table")).delete_all(device_id)
     TelemetryRepository(settings.require("telemetry_table")).delete_latest(device_id)
     wakeups.delete_queues(device.queues)

@@ -1,0 +1,77 @@
+"""Operator API: ThingDatas deployment API keys (``/manage/v1/api-keys``). The secret appears once, in
+the response that creates the key; errors are mapped once by ``fleetgate.dialects.manage``."""
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from pydantic import BaseModel, ConfigDict, Field
+
+from fleetgate.clock import iso_utc
+from fleetgate.dialects import manage
+from fleetgate.domain.apikeys import MAX_NAME, ApiKey
+from fleetgate.observability import logger, metrics
+from fleetgate.services import apikeys
+
+app = APIGatewayHttpResolver()
+manage.install_error_handlers(app)
+DEFAULT_PAGE = 20
+
+
+class PermissionModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    method: str = Field(min_length=1, max_length=8)
+    path: str = Field(min_length=1, max_length=256)
+
+
+class CreateApiKeyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=MAX_NAME)
+    permissions: list[PermissionModel]
+    thingNames: list[str] | None = None
+
+
+def render(key: ApiKey) -> dict:
+    out: dict = {
+        "id": key.id,
+        "name": key.name,
+        "permissions": [{"method": p.method, "path": p.path} for p in key.permissions],
+        "createdAt": iso_utc(key.created_at, milliseconds=True),
+        "status": "ACTIVE" if key.active else "REVOKED",
+    }
+    if key.thing_names is not None:
+        out["thingNames"] = sorted(key.thing_names)
+    if key.revoked_at is not None:
+        out["revokedAt"] = iso_utc(key.revoked_at, milliseconds=True)
+    return out
+
+
+@app.post("/manage/v1/api-keys")
+def create_api_key() -> Response:
+    body = manage.parse_body(app, CreateApiKeyRequest)
+    key, secret = apikeys.create(body.name, [(p.method, p.path) for p in body.permissions], body.thingNames)
+    return manage.envelope({**render(key), "secret": secret}, status=201)
+
+
+@app.get("/manage/v1/api-keys")
+def list_api_keys() -> Response:
+    limit = manage.query_int(app, "limit", DEFAULT_PAGE)
+    page, next_token = apikeys.list_page(limit, app.current_event.get_query_string_value("nextToken"))
+    extra = {"nextToken": next_token} if next_token else {}
+    return manage.envelope([render(k) for k in page], count=len(page), **extra)
+
+
+@app.get("/manage/v1/api-keys/<key_id>")
+def get_api_key(key_id: str) -> Response:
+    return manage.envelope(render(apikeys.get(key_id)))
+
+
+@app.delete("/manage/v1/api-keys/<key_id>")
+def revoke_api_key(key_id: str) -> Response:
+    return manage.envelope(render(apikeys.revoke(key_id)))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+def lambda_handler(event: dict, context: object) -> dict:
+    return app.resolve(event, context)

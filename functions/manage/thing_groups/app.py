@@ -1,0 +1,91 @@
+"""Operator API: static thing groups (``/manage/v1/thing-groups``), the targets of ThingDatas jobs. A
+thing that joins a group is reached by the CONTINUOUS jobs targeting it; errors are mapped once by
+``fleetgate.dialects.manage``."""
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from pydantic import BaseModel, ConfigDict, Field
+
+from fleetgate.clock import iso_utc
+from fleetgate.dialects import manage
+from fleetgate.domain.devices import Thing
+from fleetgate.domain.groups import MAX_DESCRIPTION, ThingGroup
+from fleetgate.observability import logger, metrics
+from fleetgate.services import groups
+
+app = APIGatewayHttpResolver()
+manage.install_error_handlers(app)
+DEFAULT_PAGE = 20
+
+
+class CreateGroupRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=128)
+    description: str | None = Field(default=None, max_length=MAX_DESCRIPTION)
+
+
+def render(group: ThingGroup) -> dict:
+    return {
+        "name": group.name,
+        "description": group.description,
+        "createdAt": iso_utc(group.created_at, milliseconds=True),
+    }
+
+
+def render_thing(thing: Thing) -> dict:
+    return {"thingName": thing.name, "deviceId": thing.id}
+
+
+def _page(limit_default: int = DEFAULT_PAGE) -> tuple[int, str | None]:
+    return manage.query_int(app, "limit", limit_default), app.current_event.get_query_string_value(
+        "nextToken"
+    )
+
+
+@app.post("/manage/v1/thing-groups")
+def create_group() -> Response:
+    body = manage.parse_body(app, CreateGroupRequest)
+    return manage.envelope(render(groups.create(body.name, body.description)), status=201)
+
+
+@app.get("/manage/v1/thing-groups")
+def list_groups() -> Response:
+    page, next_token = groups.list_page(*_page())
+    extra = {"nextToken": next_token} if next_token else {}
+    return manage.envelope([render(g) for g in page], count=len(page), **extra)
+
+
+@app.get("/manage/v1/thing-groups/<name>")
+def get_group(name: str) -> Response:
+    return manage.envelope(render(groups.get(name)))
+
+
+@app.delete("/manage/v1/thing-groups/<name>")
+def delete_group(name: str) -> Response:
+    groups.delete(name)
+    return Response(status_code=204, body="")
+
+
+@app.get("/manage/v1/thing-groups/<name>/things")
+def list_members(name: str) -> Response:
+    page, next_token = groups.members_page(name, *_page())
+    extra = {"nextToken": next_token} if next_token else {}
+    return manage.envelope([render_thing(t) for t in page], count=len(page), **extra)
+
+
+@app.put("/manage/v1/thing-groups/<name>/things/<thing_name>")
+def add_member(name: str, thing_name: str) -> Response:
+    return manage.envelope({"groupName": name, **render_thing(groups.add_thing(name, thing_name))})
+
+
+@app.delete("/manage/v1/thing-groups/<name>/things/<thing_name>")
+def remove_member(name: str, thing_name: str) -> Response:
+    groups.remove_thing(name, thing_name)
+    return Response(status_code=204, body="")
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+def lambda_handler(event: dict, context: object) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,112 @@
+"""The EMQX Fleets ThingDatas HTTPS dialect: ``/api/v1/thing-datas/...``.
+
+- Every route authenticates with ``Authorization: Basic base64(apiKeyId:apiSecret)``; the key's
+  permissions (HTTP method + path prefix) must cover the request, and a key limited to some things may
+  touch only those.
+- Bodies are strict JSON objects; ``thingName`` names a device of the registry.
+- Errors have one body, since Fleets' own is undocumented: ``{"code": "<MachineCode>", "message": ...}``
+  with the HTTP status, plus fields that help the caller recover (the shadow's current ``version`` on
+  a version conflict, a job execution's ``executionState``). Every error is mapped here, once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from fleetgate.data.devices import DeviceRepository
+from fleetgate.domain.apikeys import ApiKey
+from fleetgate.domain.devices import NAME_PATTERN, Thing
+from fleetgate.errors import (
+    FleetgateError,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    Unauthorized,
+    VersionConflict,
+)
+from fleetgate.http import HttpRequest, response
+from fleetgate.jsonutil import dumps
+from fleetgate.observability import logger
+from fleetgate.services import apikeys
+from fleetgate.settings import get_settings
+
+MAX_CLIENT_TOKEN_BYTES = 64
+_CODES = {"NotFound": "ResourceNotFound", "InternalFailure": "InternalError"}
+
+Endpoint = Callable[[HttpRequest, ApiKey], dict[str, Any]]
+
+
+def handle(event: dict[str, Any], endpoint: Endpoint) -> dict[str, Any]:
+    """Run a ThingDatas endpoint: the API key and its permissions, the size limit, then the endpoint."""
+    try:
+        request = HttpRequest.from_event(event)
+        key = apikeys.authenticate(request.headers.get("authorization"), request.method, request.path)
+        request.check_size(get_settings().device_payload_limit_bytes)
+        return endpoint(request, key)
+    except FleetgateError as exc:
+        return error_response(exc)
+
+
+def error_response(exc: FleetgateError) -> dict[str, Any]:
+    status = exc.status
+    if status >= 500:
+        logger.exception("Request failed")
+        body: dict[str, Any] = {"code": _CODES.get(exc.code, exc.code), "message": "Internal service failure"}
+        if exc.code == "ServiceUnavailable":
+            body["message"] = exc.message
+        return response(status, dumps(body), content_type="application/json")
+    body = {"code": _CODES.get(exc.code, exc.code), "message": exc.message}
+    if isinstance(exc, VersionConflict) and exc.current_version is not None:
+        body["version"] = exc.current_version
+    body.update({k: v for k, v in exc.details.items() if k not in ("code", "message")})
+    headers = {"www-authenticate": 'Basic realm="fleetgate"'} if isinstance(exc, Unauthorized) else None
+    return response(status, dumps(body), content_type="application/json", headers=headers)
+
+
+def ok(body: Any, status: int = 200) -> dict[str, Any]:
+    return response(status, dumps(body), content_type="application/json")
+
+
+def json_object(request: HttpRequest) -> dict[str, Any]:
+    """The body: one strict JSON object (no NaN/Infinity, no trailing garbage)."""
+    if not request.body:
+        raise InvalidRequest("A JSON body is required")
+    try:
+        value = json.loads(request.text(), parse_constant=_reject_constant)
+    except ValueError as exc:
+        raise InvalidRequest("Invalid JSON") from exc
+    if not isinstance(value, dict):
+        raise InvalidRequest("The body must be a JSON object")
+    return value
+
+
+def thing(key: ApiKey, name: Any) -> Thing:
+    """The device named ``name``, if the key may touch it: 400 for a malformed name, 403 when the key is
+    limited to other things (checked before existence, so a key learns nothing of other things), 404
+    when no device has that name."""
+    if name is None:
+        raise InvalidRequest("thingName is required")
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise InvalidRequest("thingName must be 1-128 characters of letters, digits, ':', '_' or '-'")
+    if not key.may_touch(name):
+        raise Forbidden(f"This API key may not access thing '{name}'")
+    device_id = DeviceRepository(get_settings().require("devices_table")).id_for_name(name)
+    if device_id is None:
+        raise NotFound(f"Thing '{name}' not found")
+    return Thing(device_id, name)
+
+
+def client_token(body: dict[str, Any]) -> str | None:
+    """The optional ``clientToken`` (1-64 bytes), echoed in answers."""
+    token = body.get("clientToken")
+    if token is None:
+        return None
+    if not isinstance(token, str) or not token or len(token.encode()) > MAX_CLIENT_TOKEN_BYTES:
+        raise InvalidRequest("Invalid clientToken")
+    return token
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
