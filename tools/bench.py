@@ -11,6 +11,7 @@ Prints a Markdown table (the README carries a copy).
 from __future__ import annotations
 
 import argparse
+import base64
 import io
 import json
 import os
@@ -39,6 +40,8 @@ AWS_ENV = {
 }
 FLOOR = "import boto3; boto3.client('dynamodb')"
 TOKEN_PLACEHOLDER = "A1_TEST_TOKEN"  # noqa: S105 - the placeholder in events/
+AUTH_PLACEHOLDER = "A1_TEST_AUTH"
+EXECUTION_PLACEHOLDER = "8d88790c-9171-4526-8637-e6d6168bce22"  # the seed's command executionId
 
 
 def timed_import(statement: str, paths: list[Path], env: dict[str, str], runs: int) -> float:
@@ -77,14 +80,11 @@ def aws_calls(template: Template, specs: list[FunctionSpec]) -> dict[str, list[t
         provisioned = provision(template, endpoint_url=None, region="us-east-1")
         functions = InProcessFunctions(template, provisioned)
         with redirect_stdout(io.StringIO()):
-            created = functions.invoke(
-                "ManageDevicesFunction", load_event(ROOT / "events" / "manage" / "create_device.json")
-            )
-        token = json.loads(created["body"])["data"]["credentials"]["accessToken"]
+            replacements = seed_state(functions)
         for spec in specs:
             rows = []
             for path in events_for(spec):
-                event = load_event(path, **{TOKEN_PLACEHOLDER: token})
+                event = load_event(path, **replacements)
                 with redirect_stdout(io.StringIO()):  # the handlers' EMF metric lines
                     functions.invoke(spec.logical_id, event)  # warm: the first call also builds clients
                     with recorded_aws_calls() as calls:
@@ -101,6 +101,46 @@ def aws_calls(template: Template, specs: list[FunctionSpec]) -> dict[str, list[t
                 )
             results[spec.logical_id] = rows
     return results
+
+
+def seed_state(functions: InProcessFunctions) -> dict[str, str]:
+    """What the device events address, made through the operator API: a ThingsBoard device, the
+    ThingDatas thing ``thermostat-001`` in group ``thermostats`` with an API key, a job for it and a
+    command sent to it. Returns the placeholders of ``events/`` and their values."""
+
+    def operator(name: str, body: dict[str, object] | None = None, **replace: str) -> dict[str, object]:
+        event = load_event(ROOT / "events" / "manage" / f"{name}.json", **replace)
+        if body is not None:
+            event["body"] = json.dumps(body)
+        response = functions.invoke(
+            {
+                "create_device": "ManageDevicesFunction",
+                "create_api_key": "ManageApiKeysFunction",
+                "create_thing_group": "ManageThingGroupsFunction",
+                "add_thing_to_group": "ManageThingGroupsFunction",
+                "create_job": "ManageJobsFunction",
+                "send_command": "ManageCommandsFunction",
+            }[name],
+            event,
+        )
+        if response["statusCode"] >= 300:
+            raise SystemExit(f"setting up with {name} failed: {response}")
+        data: dict[str, object] = json.loads(response["body"])["data"]
+        return data
+
+    token = operator("create_device")["credentials"]
+    thing = operator("create_device", {"name": "thermostat-001"})
+    key = operator("create_api_key")
+    operator("create_thing_group")
+    operator("add_thing_to_group")
+    operator("create_job")
+    command = operator("send_command", **{"8f14e45f-ceea-467f-a0e6-1a6b8c3b5a11": str(thing["id"])})
+    basic = base64.b64encode(f"{key['id']}:{key['secret']}".encode()).decode()
+    return {
+        TOKEN_PLACEHOLDER: str(token["accessToken"]),  # type: ignore[index]
+        AUTH_PLACEHOLDER: f"Basic {basic}",
+        EXECUTION_PLACEHOLDER: str(command["executionId"]),
+    }
 
 
 def main() -> None:

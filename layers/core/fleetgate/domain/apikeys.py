@@ -1,8 +1,10 @@
 """Deployment API keys: the credentials of the ThingDatas dialect (EMQX Fleets' scheme).
 
 A key is an id (``ak_…``, public, sent in every request) and a secret shown once at creation. The
-secret carries 256 bits of entropy, so a SHA-256 digest is a safe thing to store and a fast one to
-check; digests are compared in constant time. Permissions are HTTP methods plus path prefixes, as
+secret carries 192 bits of entropy, so a SHA-256 digest is a safe thing to store and a fast one to
+check; digests are compared in constant time. Id and secret are short enough (52 characters with the
+colon) that ``printf '%s:%s' id secret | base64`` stays on one line: GNU base64 wraps at 76 columns, and
+Fleets' documented ``AUTH="Basic $(… | base64)"`` would otherwise put a line break in the header. Permissions are HTTP methods plus path prefixes, as
 Fleets scopes them: ``{"method": "POST", "path": "/api/v1/thing-datas"}`` allows every ThingDatas POST.
 A prefix matches whole path segments (``/api/v1/thing-datas`` does not match ``/api/v1/thing-datasets``).
 An optional list of thing names narrows what the key may touch; Fleets has no such scoping.
@@ -90,9 +92,9 @@ def new_api_key(
             if not NAME_PATTERN.match(thing):
                 raise InvalidRequest(f"thingNames: {thing!r} is not a valid thing name")
         things = frozenset(thing_names)
-    secret = secrets.token_urlsafe(32)
+    secret = secrets.token_urlsafe(24)
     key = ApiKey(
-        id="ak_" + secrets.token_urlsafe(15),
+        id="ak_" + secrets.token_urlsafe(12),
         name=name,
         secret_hash=hash_secret(secret),
         permissions=tuple(checked),
