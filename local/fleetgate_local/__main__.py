@@ -26,6 +26,17 @@ from fleetgate_local.stack import (
 from fleetgate_local.template import function_environment
 
 _REPOSITORY = Path(__file__).resolve().parents[2]
+_DEVICE_KEY = {
+    "name": "devices",
+    "permissions": [
+        {"method": "POST", "path": "/api/v1/thing-datas"},
+        {"method": "GET", "path": "/api/v1/thing-datas"},
+    ],
+}
+_BASIC_OF = (
+    'python3 -c \'import base64,json,sys; d=json.load(sys.stdin)["data"];'
+    ' print("Basic "+base64.b64encode((d["id"]+":"+d["secret"]).encode()).decode())\''
+)
 _EXTRACT = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"data\"]{path})'"
 
 
@@ -137,6 +148,7 @@ def _banner(stack: LocalStack, *, password_is_default: bool) -> str:
         login = f'"$(python3 -c {shlex.quote(build)})"'
         password_line = f"operator: {stack.admin_name} (password from ADMIN_PASSWORD)"
     json_header = "-H 'Content-Type: application/json'"
+    bearer, basic = '-H "Authorization: Bearer $TOKEN"', '-H "Authorization: $AUTH"'
     token_of = _EXTRACT.format(path='["token"]')
     access_token_of = _EXTRACT.format(path='["credentials"]["accessToken"]')
     return "\n".join(
@@ -152,6 +164,14 @@ def _banner(stack: LocalStack, *, password_is_default: bool) -> str:
             f"    | {access_token_of})",
             f"  curl -sS -i -X POST {url}/api/v1/$DEVICE_TOKEN/telemetry {json_header} \\",
             "    -d '{\"temperature\":42}'",
+            "",
+            "  # the same device as an EMQX Fleets ThingDatas thing, with a deployment API key:",
+            f"  AUTH=$(curl -s -X POST {url}/manage/v1/api-keys {bearer} {json_header} \\",
+            f"    -d {shlex.quote(json.dumps(_DEVICE_KEY, separators=(',', ':')))} \\",
+            f"    | {_BASIC_OF})",
+            f"  curl -sS -X POST {url}/api/v1/thing-datas/shadow/reported {basic} {json_header} \\",
+            '    -d \'{"thingName":"thermostat-1","state":{"reported":{"temperature":21.5}}}\'',
+            f"  curl -sS {url}/api/v1/thing-datas/thermostat-1/shadow {basic}",
             "",
             "Ctrl-C stops it.",
         ]
