@@ -14,6 +14,7 @@ from fleetgate.domain.shadow import (
     Shadow,
     ShadowUpdate,
     apply_update,
+    cleared,
     compute_delta,
     parse_update,
     validate_section,
@@ -268,6 +269,19 @@ DELTA_CASES = [
     pytest.param(None, {"a": 1}, None, id="no-desired-no-delta"),
     pytest.param({}, {"a": 1}, None, id="empty-desired-no-delta"),
     pytest.param({"a": 1, "b": {"c": 2}}, None, {"a": 1, "b": {"c": 2}}, id="no-reported-delta-is-desired"),
+    pytest.param({"a": 1, "d": {}}, None, {"a": 1, "d": {}}, id="explicit-empty-object-is-in-the-delta"),
+    pytest.param(
+        {"rows": [[1, 2], [3, 4]]},
+        {"rows": [[1, 2], [3]]},
+        {"rows": [[1, 2], [3, 4]]},
+        id="list-of-lists-differs",
+    ),
+    pytest.param(
+        {"arr": [{"x": 1}, {"y": 2}]},
+        {"arr": [{"x": 1}, {"y": 3}]},
+        {"arr": [{"x": 1}, {"y": 2}]},
+        id="array-of-objects",
+    ),
 ]
 
 
@@ -589,6 +603,17 @@ def test_array_containing_null_is_rejected():
     assert caught.value.message.startswith("Invalid JSON")
 
 
+@pytest.mark.parametrize("token", ["", 7, ["t"], {"t": 1}], ids=["empty", "number", "array", "object"])
+def test_client_token_that_is_not_a_non_empty_string_is_rejected(token):
+    # Given a request whose clientToken is not a non-empty string
+    # When it is parsed
+    with pytest.raises(InvalidRequest) as caught:
+        parse_update({"state": {}, "clientToken": token})
+
+    # Then AWS's message is given
+    assert caught.value.message == "Invalid clientToken"
+
+
 def test_client_token_of_64_bytes_is_accepted():
     # Given a request whose clientToken is 64 bytes
     token = "t" * 64
@@ -729,6 +754,39 @@ def test_get_document_with_only_desired_has_delta_equal_to_desired():
 
     # Then delta is the whole desired section
     assert document["state"] == {"desired": {"a": 1, "b": {"c": 2}}, "delta": {"a": 1, "b": {"c": 2}}}
+
+
+def test_empty_state_creates_an_empty_shadow_at_version_1():
+    # Given a shadow never written
+    # When the update says "state": {} (AWS-verified vector "No data")
+    new, accepted = apply_update(Shadow(), _update({}), T0)
+
+    # Then the shadow exists, empty, at version 1, and GET returns the empty document
+    assert (new.exists, new.state, new.version) == (True, {}, 1)
+    assert accepted == {"state": {}, "metadata": {}, "version": 1, "timestamp": T0}
+    assert new.get_document(NOW) == {"state": {}, "metadata": {}, "version": 1, "timestamp": NOW}
+
+
+def test_version_0_on_a_shadow_never_written_is_accepted():
+    # Given a shadow never written
+    # When an update says version 0 (EMQX Fleets: "0 auto-increments")
+    new, _ = apply_update(Shadow(), _update({"reported": {"a": 1}}, version=0), T0)
+
+    # Then it is version 1
+    assert new.version == 1
+
+
+def test_cleared_shadow_keeps_its_version_so_the_next_write_carries_on():
+    # Given a shadow at version 2 that is deleted
+    shadow, _ = apply_update(_shadow({"desired": {"a": 1}}), _update({"desired": {"a": 2}}), T1)
+    gone = cleared(shadow)
+
+    # When it is written again
+    new, accepted = apply_update(gone, _update({"reported": {"b": 1}}), NOW)
+
+    # Then the deleted shadow no longer exists, and the new document is version 3 with only the new state
+    assert (gone.exists, gone.state, gone.metadata, gone.version) == (False, {}, {}, 2)
+    assert (new.version, accepted["version"], new.state, new.exists) == (3, 3, {"reported": {"b": 1}}, True)
 
 
 def test_get_document_of_a_cleared_shadow_is_empty_with_its_version():

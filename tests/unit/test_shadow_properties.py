@@ -17,6 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fleetgate.domain.shadow import SECTIONS, Shadow, apply_update, compute_delta, parse_update
+from fleetgate.errors import InvalidRequest
+from fleetgate.services.shadows import parse_report
 
 T0 = 1_700_000_000
 T1 = T0 + 60
@@ -245,3 +247,70 @@ def test_merging_a_null_free_patch_into_an_empty_shadow_gives_the_patch(patch):
 
     # Then the state is the patch
     assert new.state == patch
+
+
+# --------------------------------------------------------------------------- the report endpoint's rules
+def _request_leaves(value: Any, path: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
+    """Every leaf path a request sends (a null, a scalar, an array or an empty object)."""
+    if isinstance(value, dict) and value:
+        return set().union(*(_request_leaves(v, (*path, k)) for k, v in value.items()))
+    return {path}
+
+
+def _meta_leaves(value: Any, path: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
+    """Every leaf path of request metadata: a ``{"timestamp": T}``, an array's list, an empty object."""
+    if isinstance(value, dict) and value and "timestamp" not in value:
+        return set().union(*(_meta_leaves(v, (*path, k)) for k, v in value.items()))
+    return {path}
+
+
+@settings(deadline=None, max_examples=300)
+@given(
+    stored=_STORED, patch=st.one_of(st.none(), _section(nulls=True)), token=st.one_of(st.none(), st.just("t"))
+)
+def test_a_report_never_touches_desired_and_answers_with_what_it_sent(stored, patch, token):
+    # Given a stored shadow and a device's report (the ThingDatas endpoint's document)
+    shadow = _shadow(stored)
+    document: dict[str, Any] = {"thingName": "t", "state": {"reported": copy.deepcopy(patch)}}
+    if token:
+        document["clientToken"] = token
+
+    # When it is parsed as a report and applied
+    new, accepted = apply_update(shadow, parse_report(document), T1)
+
+    # Then desired and its metadata are untouched, the answer echoes the request's state and token,
+    # and its metadata stamps exactly the leaves the request sent
+    assert new.desired == shadow.desired
+    assert new.metadata.get("desired") == shadow.metadata.get("desired")
+    assert accepted["state"] == {"reported": patch}
+    assert accepted.get("clientToken") == token
+    assert accepted["version"] == shadow.version + 1
+    if isinstance(patch, dict):
+        assert _meta_leaves(accepted["metadata"]["reported"]) == _request_leaves(patch)
+    else:
+        assert accepted["metadata"] == {}
+
+
+@settings(deadline=None)
+@given(
+    extra=st.dictionaries(
+        st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=8).filter(
+            lambda k: k != "reported"
+        ),
+        st.one_of(st.none(), _section(nulls=False)),
+        min_size=1,
+        max_size=2,
+    )
+)
+def test_a_report_with_any_node_beside_reported_is_refused(extra):
+    # Given a report whose state holds another node (desired, delta, anything)
+    document = {"state": {"reported": {"a": 1}, **extra}}
+
+    # When it is parsed as a report
+    # Then it is refused, naming the first foreign node as AWS does
+    try:
+        parse_report(document)
+    except InvalidRequest as exc:
+        assert exc.message == f"State contains an invalid node: '{next(iter(extra))}'"
+    else:
+        raise AssertionError("accepted a report with a foreign node")

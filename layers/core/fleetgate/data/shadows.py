@@ -2,7 +2,8 @@
 
 The document (state and metadata) is stored as one JSON string, so numbers keep their JSON form
 (``42.0`` stays a double, ``42`` a long); ``version`` is a number attribute that every write checks,
-which is what makes concurrent writers safe.
+which is what makes concurrent writers safe. A deleted shadow stays as an item with ``exists`` false
+and its version, so the next document carries on from that version, as AWS's does.
 """
 
 from __future__ import annotations
@@ -10,9 +11,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fleetgate.data.aws import client, n, s, translated_errors
-from fleetgate.domain.shadow import Shadow
-from fleetgate.errors import Conflict, VersionConflict
+from fleetgate.data.aws import cancellation_codes, client, n, query_page, s, translated_errors
+from fleetgate.domain.shadow import CLASSIC, Shadow
+from fleetgate.errors import Conflict, FleetgateError, VersionConflict
+
+# Every named shadow's name ([a-zA-Z0-9:_-]) sorts before "~", the first character of CLASSIC's.
+_NAMED_BELOW = CLASSIC[0]
+_CONTENDED = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
 
 
 class ShadowRepository:
@@ -40,9 +45,19 @@ class ShadowRepository:
         delivered = json.loads(item["delivered"]["S"]) if "delivered" in item else {}
         return _shadow_from(item), delivered
 
-    def save(self, device_id: str, name: str, shadow: Shadow, *, expected_version: int) -> None:
+    def save(
+        self,
+        device_id: str,
+        name: str,
+        shadow: Shadow,
+        *,
+        expected_version: int,
+        also: dict[str, Any] | None = None,
+    ) -> None:
         """Write ``shadow`` if the stored version is still ``expected_version`` (0: never written; a
-        written shadow always has version 1 or more). Other attributes of the item are kept."""
+        written shadow always has version 1 or more). Other attributes of the item are kept. ``also``
+        is one more ``TransactWriteItems`` element (a history entry), committed with the shadow or not
+        at all. ``VersionConflict`` when another writer got there first."""
         doc = json.dumps({"state": shadow.state, "metadata": shadow.metadata}, separators=(",", ":"))
         values: dict[str, Any] = {
             ":doc": s(doc),
@@ -55,20 +70,54 @@ class ShadowRepository:
         else:
             condition = "version = :expected"
             values[":expected"] = n(expected_version)
+        update: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": self._key(device_id, name),
+            "UpdateExpression": "SET doc = :doc, version = :version, updatedAt = :updatedAt, #e = :exists",
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#e": "exists"},
+            "ExpressionAttributeValues": values,
+        }
         try:
             with translated_errors():
-                client("dynamodb").update_item(
-                    TableName=self.table,
-                    Key=self._key(device_id, name),
-                    UpdateExpression=(
-                        "SET doc = :doc, version = :version, updatedAt = :updatedAt, #e = :exists"
-                    ),
-                    ConditionExpression=condition,
-                    ExpressionAttributeNames={"#e": "exists"},
-                    ExpressionAttributeValues=values,
-                )
+                if also is None:
+                    client("dynamodb").update_item(**update)
+                else:
+                    client("dynamodb").transact_write_items(TransactItems=[{"Update": update}, also])
         except Conflict as exc:
+            codes = cancellation_codes(exc)
+            if codes and not _CONTENDED.intersection(codes):
+                raise FleetgateError(f"Shadow write refused: {', '.join(codes)}") from exc
             raise VersionConflict() from exc
+
+    def list_named(
+        self, device_id: str, limit: int, next_token: str | None
+    ) -> tuple[list[tuple[str, Shadow]], str | None]:
+        """One page of a device's named shadows (by name; never the classic one, never deleted ones).
+        Deleted shadows are skipped by a filter, so a page is read until it holds ``limit`` shadows
+        or the device has no more."""
+        found: list[tuple[str, Shadow]] = []
+        token = next_token
+        while True:
+            items, token = query_page(
+                {
+                    "TableName": self.table,
+                    "KeyConditionExpression": "deviceId = :d AND shadowName < :classic",
+                    "FilterExpression": "attribute_not_exists(#e) OR #e = :true",
+                    "ExpressionAttributeNames": {"#e": "exists"},
+                    "ExpressionAttributeValues": {
+                        ":d": s(device_id),
+                        ":classic": s(_NAMED_BELOW),
+                        ":true": {"BOOL": True},
+                    },
+                    "ProjectionExpression": "shadowName, version, updatedAt, #e",
+                    "Limit": limit - len(found),
+                },
+                token,
+            )
+            found.extend((item["shadowName"]["S"], _summary_from(item)) for item in items)
+            if token is None or len(found) >= limit:
+                return found, token
 
     def save_delivered(self, device_id: str, name: str, delivered: dict[str, Any]) -> None:
         """Record what the device has now been sent of the desired state."""
@@ -93,6 +142,15 @@ class ShadowRepository:
             ):
                 for item in page.get("Items", []):
                     ddb.delete_item(TableName=self.table, Key=item)
+
+
+def _summary_from(item: dict[str, Any]) -> Shadow:
+    """A shadow's version and time, without its document."""
+    return Shadow(
+        version=int(item["version"]["N"]),
+        timestamp=int(item["updatedAt"]["N"]),
+        exists=item.get("exists", {}).get("BOOL", True),
+    )
 
 
 def _shadow_from(item: dict[str, Any]) -> Shadow:

@@ -15,6 +15,8 @@ from fleetgate.services import shadows
 
 
 def report_client(device_id: str, values: dict[str, Any]) -> Shadow:
+    """Merge ``values`` into the client attributes (the reported side); kept in the shadow's history
+    like any other report."""
     return _update(device_id, "reported", values)
 
 
@@ -68,6 +70,10 @@ def _update(device_id: str, section: str, values: dict[str, Any]) -> Shadow:
         if not key or len(key) > 255:
             raise InvalidRequest("Attribute keys must be 1-255 characters")
     shadow, _ = shadows.update(
-        device_id, CLASSIC, ShadowUpdate(state={section: values}), replace_top_level=True
+        device_id,
+        CLASSIC,
+        ShadowUpdate(state={section: values}),
+        replace_top_level=True,
+        source="thingsboard",
     )
     return shadow

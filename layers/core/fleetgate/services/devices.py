@@ -7,6 +7,7 @@ import time
 from fleetgate.data import wakeups
 from fleetgate.data.devices import DeviceRepository
 from fleetgate.data.groups import GroupRepository
+from fleetgate.data.shadow_history import ShadowHistoryRepository
 from fleetgate.data.shadows import ShadowRepository
 from fleetgate.data.telemetry import TelemetryRepository
 from fleetgate.domain.devices import MAX_TOKEN, Device, DeviceIdentity, hash_token, new_device, new_token
@@ -69,6 +70,7 @@ def delete(device_id: str) -> None:
     GroupRepository(settings.require("devices_table")).forget_device(device_id, device.name)
     repo.delete_satellites(device_id)
     ShadowRepository(settings.require("shadows_table")).delete_all(device_id)
+    ShadowHistoryRepository(settings.require("shadow_history_table")).delete_all(device_id)
     TelemetryRepository(settings.require("telemetry_table")).delete_latest(device_id)
     wakeups.delete_queues(device.queues)
 
