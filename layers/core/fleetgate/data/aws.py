@@ -41,11 +41,14 @@ _SERVICE_CONFIG = {"s3": Config(signature_version="s3v4", s3={"addressing_style"
 
 
 @cache
-def client(service: str, overrides: Config | None = None) -> Any:
+def client(service: str, overrides: Config | None = None, endpoint_url: str | None = None) -> Any:
     """A cached client; ``overrides`` (e.g. a shorter read timeout) are merged over the defaults. Pass
-    the same ``Config`` object each time (build it once), since the cache keys on it."""
+    the same ``Config`` object each time (build it once), since the cache keys on it. ``endpoint_url``
+    is for services with per-account endpoints (the IoT data plane); None is boto3's default."""
     config = _CONFIG.merge(_SERVICE_CONFIG[service]) if service in _SERVICE_CONFIG else _CONFIG
-    return boto3.client(service, config=config.merge(overrides) if overrides else config)
+    return boto3.client(
+        service, config=config.merge(overrides) if overrides else config, endpoint_url=endpoint_url
+    )
 
 
 def reset_clients() -> None:

@@ -1,0 +1,124 @@
+"""Operator API: ThingDatas commands to one device (``/manage/v1/devices/{id}/commands``).
+
+- ``POST .../commands`` ``{"action", "params"?, "ttl"?}`` (ttl: seconds, 1-86400, default 30): records
+  an execution (SENT) and publishes it, QoS 1, to
+  ``{COMMAND_TOPIC_PREFIX}/commands/things/{thingName}/executions/{executionId}/request``. 201 with the
+  execution; 502 (with a ``Location`` where the FAILED execution stays readable) when the publish failed.
+- ``GET .../commands``: newest first, ``limit`` (1-100, default 20) and ``nextToken``.
+- ``GET .../commands/{executionId}``; ``POST .../commands/{executionId}/cancel``: SENT → CANCELED, 409
+  once it ended. The device is not told of a cancel; its later answer is refused (409).
+
+A SENT execution past its ``expiresAt`` reads as TIMED_OUT. Errors are mapped once by
+``fleetgate.dialects.manage``.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+
+from fleetgate.clock import iso_utc, now_ms
+from fleetgate.dialects import manage
+from fleetgate.domain import commands as rules
+from fleetgate.domain.commands import Execution
+from fleetgate.errors import InvalidRequest, PayloadTooLarge
+from fleetgate.observability import logger, metrics
+from fleetgate.services import commands, devices
+
+app = APIGatewayHttpResolver()
+manage.install_error_handlers(app)
+DEFAULT_PAGE = 20
+MAX_BODY_BYTES = 2 * rules.MAX_PARAMS_BYTES  # params themselves are limited as compact JSON
+
+
+class SendCommandRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: str = Field(min_length=1, max_length=rules.MAX_ACTION)
+    params: Any = None
+    ttl: StrictInt | None = Field(default=None, ge=1, le=rules.MAX_TTL_S)
+
+
+def render(execution: Execution, now: int) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "executionId": execution.execution_id,
+        "commandId": execution.command_id,
+        "deviceId": execution.device_id,
+        "thingName": execution.thing_name,
+        "action": execution.action,
+        "params": execution.params,
+        "ttl": execution.ttl,
+        "status": execution.effective_status(now).value,
+        "createdAt": iso_utc(execution.created_at, milliseconds=True),
+        "expiresAt": iso_utc(execution.expires_at, milliseconds=True),
+        "updatedAt": iso_utc(execution.updated_at, milliseconds=True),
+    }
+    if execution.result_json is not None:
+        out["result"] = execution.result
+    if execution.responded_at is not None:
+        out["respondedAt"] = iso_utc(execution.responded_at, milliseconds=True)
+    optional = {
+        "deviceTimestamp": execution.device_timestamp,
+        "clientToken": execution.client_token,
+        "statusReason": execution.status_reason,
+    }
+    out.update({k: v for k, v in optional.items() if v is not None})
+    return out
+
+
+def _send_request() -> rules.CommandRequest:
+    raw = app.current_event.decoded_body or ""
+    if len(raw.encode()) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"Payload size exceeds the limit of {MAX_BODY_BYTES} bytes")
+    try:
+        body = SendCommandRequest.model_validate(manage.parse_json_object(app))
+    except ValidationError as exc:
+        raise InvalidRequest(manage.describe(exc)) from exc
+    return rules.command_request(action=body.action, params=body.params, ttl=body.ttl)
+
+
+@app.post("/manage/v1/devices/<device_id>/commands")
+def send_command(device_id: str) -> Response:
+    request = _send_request()
+    execution, failure = commands.send(devices.get(device_id), request)
+    if failure is not None:
+        metrics.add_metric(name="CommandPublishFailures", unit=MetricUnit.Count, value=1)
+        response = manage.error(
+            502, f"The command could not be sent ({failure}); execution {execution.execution_id} is FAILED"
+        )
+        response.headers["Location"] = f"/manage/v1/devices/{device_id}/commands/{execution.execution_id}"
+        return response
+    metrics.add_metric(name="CommandsSent", unit=MetricUnit.Count, value=1)
+    return manage.envelope(render(execution, now_ms()), status=201)
+
+
+@app.get("/manage/v1/devices/<device_id>/commands")
+def list_commands(device_id: str) -> Response:
+    limit = manage.query_int(app, "limit", DEFAULT_PAGE)
+    devices.get(device_id)
+    page, next_token = commands.list_page(
+        device_id, limit, app.current_event.get_query_string_value("nextToken")
+    )
+    now = now_ms()
+    extra: dict[str, Any] = {"nextToken": next_token} if next_token else {}
+    return manage.envelope([render(e, now) for e in page], count=len(page), **extra)
+
+
+@app.get("/manage/v1/devices/<device_id>/commands/<execution_id>")
+def get_command(device_id: str, execution_id: str) -> Response:
+    devices.get(device_id)
+    return manage.envelope(render(commands.get(device_id, execution_id), now_ms()))
+
+
+@app.post("/manage/v1/devices/<device_id>/commands/<execution_id>/cancel")
+def cancel_command(device_id: str, execution_id: str) -> Response:
+    devices.get(device_id)
+    return manage.envelope(render(commands.cancel(device_id, execution_id), now_ms()))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+def lambda_handler(event: dict, context: object) -> dict:
+    return app.resolve(event, context)
