@@ -16,6 +16,7 @@ import requests
 pytestmark = pytest.mark.e2e
 
 THING = "thermostat-001"
+SEED_EXECUTION_ID = "8d88790c-9171-4526-8637-e6d6168bce22"
 AUTH_LINE = "AUTH=\"Basic $(printf '%s:%s' 'ak_yourApiKey' 'your-api-secret' | base64)\""
 
 REPORT = """curl -X POST https://{fleets-host}/api/v1/thing-datas/shadow/reported \\
@@ -169,12 +170,17 @@ def test_answer_a_command_as_the_seed_shows(
 ) -> None:
     sent = operator.post(
         f"{operator.base_url}/manage/v1/devices/{thing['id']}/commands",
-        json={"action": "setTemperature", "params": {"value": 24}, "ttl": 30},
+        json={
+            "action": "setTemperature",
+            "params": {"value": 24},
+            "ttl": 30,
+            "executionId": SEED_EXECUTION_ID,
+        },
     )
     assert sent.status_code == 201, sent.text
     execution_id = sent.json()["data"]["executionId"]
 
-    status, body = seed.run(COMMAND_RESPONSE, **{"8d88790c-9171-4526-8637-e6d6168bce22": execution_id})
+    status, body = seed.run(COMMAND_RESPONSE)  # verbatim: the operator chose the seed's executionId
 
     assert status == 200, body
     read = operator.get(f"{operator.base_url}/manage/v1/devices/{thing['id']}/commands/{execution_id}").json()

@@ -828,3 +828,33 @@ def test_the_endpoint_setting_wins_and_a_local_aws_uses_the_sdk_endpoint(
         assert iot._endpoint_url() is None
     assert calls == []
     get_settings.cache_clear()
+
+
+# --------------------------------------------------------------------------- operator-chosen execution ids
+def test_the_operator_may_choose_the_execution_id_so_the_seeds_answer_works_verbatim(
+    stack: Stack, thing: Device, auth: str
+) -> None:
+    chosen = sent(
+        stack, thing, {"action": "setTemperature", "params": {"value": 24}, "executionId": SEED_EXECUTION_ID}
+    )
+
+    status, answer = td_call(stack, RESPOND, "post_command_response", auth)  # the seed's body, unchanged
+
+    assert chosen["executionId"] == SEED_EXECUTION_ID
+    assert published()[-1][0].endswith(f"/executions/{SEED_EXECUTION_ID}/request")
+    assert status == 200, answer
+    assert read(stack, thing.id, SEED_EXECUTION_ID)[1]["data"]["status"] == "SUCCEEDED"
+
+
+def test_a_chosen_execution_id_is_a_uuid_used_once_per_device(stack: Stack, thing: Device) -> None:
+    sent(stack, thing, {"action": "a", "executionId": SEED_EXECUTION_ID})
+    before = len(published())
+
+    duplicate = send(stack, thing.id, {"action": "b", "executionId": SEED_EXECUTION_ID.upper()})
+    malformed = send(stack, thing.id, {"action": "b", "executionId": "not-a-uuid"})
+
+    assert duplicate[0] == 409
+    assert "already exists" in duplicate[1]["error"]["message"]
+    assert malformed[0] == 400
+    assert len(published()) == before
+    assert listing(stack, thing.id)[1]["count"] == 1

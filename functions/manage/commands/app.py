@@ -1,6 +1,7 @@
 """Operator API: ThingDatas commands to one device (``/manage/v1/devices/{id}/commands``).
 
-- ``POST .../commands`` ``{"action", "params"?, "ttl"?}`` (ttl: seconds, 1-86400, default 30): records
+- ``POST .../commands`` ``{"action", "params"?, "ttl"?, "executionId"?}`` (ttl: seconds, 1-86400, default
+  30; executionId: a UUID of the operator's choosing, 409 if the device has it already): records
   an execution (SENT) and publishes it, QoS 1, to
   ``{COMMAND_TOPIC_PREFIX}/commands/things/{thingName}/executions/{executionId}/request``. 201 with the
   execution; 502 (with a ``Location`` where the FAILED execution stays readable) when the publish failed.
@@ -39,6 +40,7 @@ class SendCommandRequest(BaseModel):
     action: str = Field(min_length=1, max_length=rules.MAX_ACTION)
     params: Any = None
     ttl: StrictInt | None = Field(default=None, ge=1, le=rules.MAX_TTL_S)
+    executionId: str | None = None  # a UUID the operator chooses (default: a new one)
 
 
 def render(execution: Execution, now: int) -> dict[str, Any]:
@@ -68,7 +70,7 @@ def render(execution: Execution, now: int) -> dict[str, Any]:
     return out
 
 
-def _send_request() -> rules.CommandRequest:
+def _send_request() -> tuple[rules.CommandRequest, str | None]:
     raw = app.current_event.decoded_body or ""
     if len(raw.encode()) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"Payload size exceeds the limit of {MAX_BODY_BYTES} bytes")
@@ -76,13 +78,13 @@ def _send_request() -> rules.CommandRequest:
         body = SendCommandRequest.model_validate(manage.parse_json_object(app))
     except ValidationError as exc:
         raise InvalidRequest(manage.describe(exc)) from exc
-    return rules.command_request(action=body.action, params=body.params, ttl=body.ttl)
+    return rules.command_request(action=body.action, params=body.params, ttl=body.ttl), body.executionId
 
 
 @app.post("/manage/v1/devices/<device_id>/commands")
 def send_command(device_id: str) -> Response:
-    request = _send_request()
-    execution, failure = commands.send(devices.get(device_id), request)
+    request, execution_id = _send_request()
+    execution, failure = commands.send(devices.get(device_id), request, execution_id)
     if failure is not None:
         metrics.add_metric(name="CommandPublishFailures", unit=MetricUnit.Count, value=1)
         response = manage.error(

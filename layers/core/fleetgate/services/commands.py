@@ -32,8 +32,11 @@ def _repository() -> CommandRepository:
 
 
 # --------------------------------------------------------------------------- operator
-def send(device: Device, request: CommandRequest) -> tuple[Execution, str | None]:
-    """Create an execution for ``device`` and publish it. Returns the execution and None, or, when the
+def send(
+    device: Device, request: CommandRequest, execution_id: str | None = None
+) -> tuple[Execution, str | None]:
+    """Create an execution for ``device`` (with ``execution_id`` when the operator chose one, else a new
+    UUID; a duplicate is a Conflict) and publish it. Returns the execution and None, or, when the
     publish failed, the execution as recorded (FAILED) and the reason."""
     settings = get_settings()
     repo = _repository()
@@ -42,7 +45,7 @@ def send(device: Device, request: CommandRequest) -> tuple[Execution, str | None
         request,
         device_id=device.id,
         thing_name=device.name,
-        execution_id=str(uuid.uuid4()),
+        execution_id=str(uuid.uuid4()) if execution_id is None else _checked_id(execution_id),
         now=now,
         retention_days=settings.telemetry_retention_days,
     )
