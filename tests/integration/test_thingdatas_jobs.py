@@ -467,8 +467,9 @@ def test_deleting_a_thing_removes_its_pending_executions_so_the_job_can_complete
     update(stack, auth, "b", "gone", status="IN_PROGRESS")
     update(stack, auth, "a", "done", status="SUCCEEDED")
 
-    jobs_service.thing_deleted(gone)
+    deleted = stack.invoke("ManageDevicesFunction", event("manage/delete_device", device_id=gone.id))
 
+    assert deleted["statusCode"] == 204
     assert stored_job(stack, "a")["status"] == stored_job(stack, "b")["status"] == "COMPLETED"
     assert executions(stack, "b")["gone"]["status"] == "REMOVED"
     assert read_job(stack, "a")["executionCounts"]["REMOVED"] == 1

@@ -10,7 +10,15 @@ from fleetgate.data.groups import GroupRepository
 from fleetgate.data.shadow_history import ShadowHistoryRepository
 from fleetgate.data.shadows import ShadowRepository
 from fleetgate.data.telemetry import TelemetryRepository
-from fleetgate.domain.devices import MAX_TOKEN, Device, DeviceIdentity, hash_token, new_device, new_token
+from fleetgate.domain.devices import (
+    MAX_TOKEN,
+    Device,
+    DeviceIdentity,
+    Thing,
+    hash_token,
+    new_device,
+    new_token,
+)
 from fleetgate.errors import InvalidRequest, Unauthorized
 from fleetgate.settings import get_settings
 
@@ -68,6 +76,9 @@ def delete(device_id: str) -> None:
     device = repo.get(device_id)
     repo.delete(device)
     GroupRepository(settings.require("devices_table")).forget_device(device_id, device.name)
+    from fleetgate.services import jobs  # noqa: PLC0415 - only deletion needs the jobs engine
+
+    jobs.thing_deleted(Thing(device_id, device.name))  # its pending executions are REMOVED
     repo.delete_satellites(device_id)
     ShadowRepository(settings.require("shadows_table")).delete_all(device_id)
     ShadowHistoryRepository(settings.require("shadow_history_table")).delete_all(device_id)
