@@ -133,6 +133,12 @@ def seed_state(functions: InProcessFunctions) -> dict[str, str]:
     key = operator("create_api_key")
     operator("create_thing_group")
     operator("add_thing_to_group")
+    # a job queued first, for start-next to take, so that the seed's update of firmware-2-0-0
+    # (expectedVersion 1) finds that job still QUEUED
+    operator(
+        "create_job",
+        {"jobId": "bench-start-next", "document": {}, "targets": {"thingNames": ["thermostat-001"]}},
+    )
     operator("create_job")
     command = operator("send_command", **{"8f14e45f-ceea-467f-a0e6-1a6b8c3b5a11": str(thing["id"])})
     basic = base64.b64encode(f"{key['id']}:{key['secret']}".encode()).decode()
@@ -149,7 +155,11 @@ def main() -> None:
     args = parser.parse_args()
 
     make_dynamodb_atomic()
-    template = Template.load(ROOT / "template.yaml")
+    # moto's in-process IoT data plane answers only on boto3's default host, not on the per-account
+    # endpoint DescribeEndpoint returns, so commands publish there (as IotDataEndpoint allows).
+    template = Template.load(
+        ROOT / "template.yaml", {"IotDataEndpoint": "https://data-ats.iot.us-east-1.amazonaws.com"}
+    )
     specs = [f for f in template.functions() if f.routes and not f.routes[0].path.startswith("/manage")]
     with mock_aws():
         provisioned = provision(template, endpoint_url=None, region="us-east-1")
