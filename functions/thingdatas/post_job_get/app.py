@@ -31,10 +31,7 @@ def post_job_get(request: HttpRequest, key: ApiKey) -> dict:
     if found is not None:
         execution, document = found
         answer["execution"] = rules.device_execution(execution, now, document)
-    answer["timestamp"] = rules.seconds(now)
-    if token is not None:
-        answer["clientToken"] = token
-    return td.ok(answer)
+    return td.answer(answer, rules.seconds(now), token)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -35,11 +35,8 @@ def post_job_update(request: HttpRequest, key: ApiKey) -> dict:
         answer["executionState"] = rules.execution_state(execution)
     if document is not None:
         answer["jobDocument"] = document
-    answer["timestamp"] = rules.seconds(execution.last_updated_at)
-    if token is not None:
-        answer["clientToken"] = token
     metrics.add_metric(name="JobExecutionUpdates", unit=MetricUnit.Count, value=1)
-    return td.ok(answer)
+    return td.answer(answer, rules.seconds(execution.last_updated_at), token)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -27,11 +27,8 @@ def post_jobs_get(request: HttpRequest, key: ApiKey) -> dict:
     answer: dict = {
         "inProgressJobs": [rules.summary(e) for e in in_progress],
         "queuedJobs": [rules.summary(e) for e in queued],
-        "timestamp": rules.seconds(now),
     }
-    if token is not None:
-        answer["clientToken"] = token
-    return td.ok(answer)
+    return td.answer(answer, rules.seconds(now), token)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

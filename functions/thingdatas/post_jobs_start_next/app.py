@@ -32,10 +32,7 @@ def post_jobs_start_next(request: HttpRequest, key: ApiKey) -> dict:
         execution, document = found
         answer["execution"] = rules.device_execution(execution, now, document)
         metrics.add_metric(name="JobExecutionsStarted", unit=MetricUnit.Count, value=1)
-    answer["timestamp"] = rules.seconds(now)
-    if token is not None:
-        answer["clientToken"] = token
-    return td.ok(answer)
+    return td.answer(answer, rules.seconds(now), token)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleetgate.data.aws import client, n, query_page, s, translated_errors
+from fleetgate.data.aws import client, n, s, translated_errors
+from fleetgate.data.devices import kind_page
 from fleetgate.domain.apikeys import ApiKey, Permission
 from fleetgate.errors import Conflict, NotFound
 
 META = "META"
-INDEX = "ByKindAndName"
 KIND = "apikey"
 
 
@@ -72,14 +72,7 @@ class ApiKeyRepository:
         return key
 
     def list_page(self, limit: int, next_token: str | None) -> tuple[list[ApiKey], str | None]:
-        params: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": INDEX,
-            "KeyConditionExpression": "kind = :kind",
-            "ExpressionAttributeValues": {":kind": s(KIND)},
-            "Limit": limit,
-        }
-        items, cursor = query_page(params, next_token)
+        items, cursor = kind_page(self.table, KIND, limit, next_token)
         return [_from(i) for i in items], cursor
 
     def revoke(self, key_id: str, now_ms: int) -> ApiKey:

@@ -97,6 +97,21 @@ def _device_from(item: dict[str, Any]) -> Device:
     )
 
 
+def kind_page(
+    table: str, kind: str, limit: int, next_token: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the registry's items of one kind (devices, API keys, thing groups) in name order,
+    from the sparse ``ByKindAndName`` index."""
+    params: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": INDEX,
+        "KeyConditionExpression": "kind = :kind",
+        "ExpressionAttributeValues": {":kind": s(kind)},
+        "Limit": limit,
+    }
+    return query_page(params, next_token)
+
+
 class DeviceRepository:
     def __init__(self, table: str) -> None:
         self.table = table
@@ -167,14 +182,7 @@ class DeviceRepository:
         )
 
     def list_page(self, limit: int, next_token: str | None) -> tuple[list[Device], str | None]:
-        params: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": INDEX,
-            "KeyConditionExpression": "kind = :kind",
-            "ExpressionAttributeValues": {":kind": s("device")},
-            "Limit": limit,
-        }
-        items, cursor = query_page(params, next_token)
+        items, cursor = kind_page(self.table, "device", limit, next_token)
         return [_device_from(i) for i in items], cursor
 
     def list_by_profile(

@@ -12,12 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from fleetgate.data.aws import cancellation_codes, client, n, query_page, s, translated_errors
+from fleetgate.data.devices import kind_page
 from fleetgate.domain.devices import Thing
 from fleetgate.domain.groups import ThingGroup
 from fleetgate.errors import Conflict, NotFound
 
 META = "META"
-INDEX = "ByKindAndName"
 KIND = "thinggroup"
 
 
@@ -68,14 +68,7 @@ class GroupRepository:
         return _group_from(item)
 
     def list_page(self, limit: int, next_token: str | None) -> tuple[list[ThingGroup], str | None]:
-        params: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": INDEX,
-            "KeyConditionExpression": "kind = :kind",
-            "ExpressionAttributeValues": {":kind": s(KIND)},
-            "Limit": limit,
-        }
-        items, cursor = query_page(params, next_token)
+        items, cursor = kind_page(self.table, KIND, limit, next_token)
         return [_group_from(i) for i in items], cursor
 
     def members_page(

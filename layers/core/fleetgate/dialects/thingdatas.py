@@ -69,6 +69,15 @@ def ok(body: Any, status: int = 200) -> dict[str, Any]:
     return response(status, dumps(body), content_type="application/json")
 
 
+def answer(body: dict[str, Any], epoch_s: int, client_token: str | None) -> dict[str, Any]:
+    """A 200 in the AWS IoT Jobs style: ``body`` plus ``timestamp`` (epoch seconds) and the request's
+    ``clientToken``, echoed when it sent one."""
+    stamped: dict[str, Any] = {**body, "timestamp": epoch_s}
+    if client_token is not None:
+        stamped["clientToken"] = client_token
+    return ok(stamped)
+
+
 def json_object(request: HttpRequest) -> dict[str, Any]:
     """The body: one strict JSON object (no NaN/Infinity, no trailing garbage)."""
     if not request.body:
