@@ -4,8 +4,10 @@ A key is an id (``ak_…``, public, sent in every request) and a secret shown on
 secret carries 192 bits of entropy, so a SHA-256 digest is a safe thing to store and a fast one to
 check; digests are compared in constant time. Id and secret are short enough (52 characters with the
 colon) that ``printf '%s:%s' id secret | base64`` stays on one line: GNU base64 wraps at 76 columns, and
-Fleets' documented ``AUTH="Basic $(… | base64)"`` would otherwise put a line break in the header. Permissions are HTTP methods plus path prefixes, as
-Fleets scopes them: ``{"method": "POST", "path": "/api/v1/thing-datas"}`` allows every ThingDatas POST.
+Fleets' documented ``AUTH="Basic $(… | base64)"`` would otherwise put a line break in the header.
+
+Permissions are HTTP methods plus path prefixes, as Fleets scopes them:
+``{"method": "POST", "path": "/api/v1/thing-datas"}`` allows every ThingDatas POST.
 A prefix matches whole path segments (``/api/v1/thing-datas`` does not match ``/api/v1/thing-datasets``).
 An optional list of thing names narrows what the key may touch; Fleets has no such scoping.
 """
