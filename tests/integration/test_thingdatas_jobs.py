@@ -545,6 +545,24 @@ def test_leaving_the_group_removes_a_queued_execution_and_joining_again_requeues
     assert describe(stack, auth, "cont", "t1", executionNumber=2)[0] == 200
 
 
+def test_deleting_a_target_group_removes_what_came_only_through_it_and_a_new_namesake_is_no_target(
+    stack: Stack, auth: str
+) -> None:
+    create_device(stack, "t1")
+    create_device(stack, "t2")
+    make_group(stack, "fleet", "t1", "t2")
+    create_job(stack, "cont", ["t2"], groups=["fleet"], targetSelection="CONTINUOUS")
+
+    group_call(stack, "delete_thing_group", "fleet")
+
+    found = executions(stack, "cont")
+    assert found["t1"]["status"] == "REMOVED"
+    assert found["t2"]["status"] == "QUEUED"  # also named directly
+    make_group(stack, "fleet", "t1")  # a new group that only shares the name
+    assert executions(stack, "cont")["t1"]["status"] == "REMOVED"
+    assert pending_ids(stack, auth, "t1") == ([], [])
+
+
 def test_leaving_keeps_executions_still_reached_another_way(stack: Stack, auth: str) -> None:
     for name in ("named", "both", "running"):
         create_device(stack, name)

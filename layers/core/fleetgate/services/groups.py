@@ -35,8 +35,14 @@ def list_page(limit: int, next_token: str | None) -> tuple[list[ThingGroup], str
 
 
 def delete(name: str) -> None:
+    """Delete the group and its memberships; the CONTINUOUS jobs targeting it stop reaching its members
+    (their still-queued executions that came only through it are REMOVED)."""
     get(name)
+    members = _groups().members(name)
     _groups().delete(name)
+    from fleetgate.services import jobs  # noqa: PLC0415
+
+    jobs.group_deleted(name, members)
 
 
 def members(name: str) -> list[Thing]:

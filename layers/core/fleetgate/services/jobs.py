@@ -291,6 +291,18 @@ def thing_left_group(thing: Thing, group_name: str, now: int | None = None) -> N
         _leave(ref, thing, group_name, at)
 
 
+def group_deleted(group_name: str, members: list[Thing], now: int | None = None) -> None:
+    """A deleted group no longer targets anything: its members leave it (as ``thing_left_group``) and
+    its CONTINUOUS jobs forget it, so a new group of the same name is not a target of old jobs."""
+    at = _now(now)
+    repo = _repo()
+    refs = repo.group_jobs(group_name)
+    for ref in refs:
+        for thing in members:
+            _leave(ref, thing, group_name, at)
+        repo.forget_group_targets(ref.job_id, [group_name])
+
+
 def thing_deleted(thing: Thing, now: int | None = None) -> None:
     """The deleted thing's QUEUED and IN_PROGRESS executions become REMOVED, so their SNAPSHOT jobs can
     still complete (to be called when a device is deleted)."""
