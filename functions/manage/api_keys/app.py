@@ -57,8 +57,7 @@ def create_api_key() -> Response:
 def list_api_keys() -> Response:
     limit = manage.query_int(app, "limit", DEFAULT_PAGE)
     page, next_token = apikeys.list_page(limit, app.current_event.get_query_string_value("nextToken"))
-    extra = {"nextToken": next_token} if next_token else {}
-    return manage.envelope([render(k) for k in page], count=len(page), **extra)
+    return manage.page([render(k) for k in page], next_token)
 
 
 @app.get("/manage/v1/api-keys/<key_id>")

@@ -104,8 +104,7 @@ def list_commands(device_id: str) -> Response:
         device_id, limit, app.current_event.get_query_string_value("nextToken")
     )
     now = now_ms()
-    extra: dict[str, Any] = {"nextToken": next_token} if next_token else {}
-    return manage.envelope([render(e, now) for e in page], count=len(page), **extra)
+    return manage.page([render(e, now) for e in page], next_token)
 
 
 @app.get("/manage/v1/devices/<device_id>/commands/<execution_id>")

@@ -55,8 +55,7 @@ def create_device() -> Response:
 def list_devices() -> Response:
     limit = manage.query_int(router, "limit", DEFAULT_PAGE)
     page, next_token = devices.list_page(limit, router.current_event.get_query_string_value("nextToken"))
-    extra = {"nextToken": next_token} if next_token else {}
-    return manage.envelope([render(d) for d in page], count=len(page), **extra)
+    return manage.page([render(d) for d in page], next_token)
 
 
 @router.get("/manage/v1/devices/<device_id>")

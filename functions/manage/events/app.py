@@ -56,8 +56,7 @@ def list_events(device_id: str) -> Response:
     limit = manage.query_int(app, "limit", DEFAULT_PAGE)
     device = devices.get(device_id)
     page, next_token = events.list_page(device.id, query, limit, param("nextToken"))
-    extra: dict[str, Any] = {"nextToken": next_token} if next_token else {}
-    return manage.envelope([render(e) for e in page], count=len(page), **extra)
+    return manage.page([render(e) for e in page], next_token)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

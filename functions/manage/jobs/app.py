@@ -197,8 +197,7 @@ def create_job() -> Response:
 def list_jobs() -> Response:
     limit = manage.query_int(app, "limit", DEFAULT_PAGE)
     page, next_token = jobs.list_page(limit, app.current_event.get_query_string_value("nextToken"))
-    extra = {"nextToken": next_token} if next_token else {}
-    return manage.envelope([render_job(j, document=False) for j in page], count=len(page), **extra)
+    return manage.page([render_job(j, document=False) for j in page], next_token)
 
 
 @app.get("/manage/v1/jobs/<job_id>")
@@ -219,8 +218,7 @@ def list_job_executions(job_id: str) -> Response:
     query = app.current_event.get_query_string_value
     now = clock.now_ms()
     page, next_token = jobs.executions_page(job_id, query("status"), limit, query("nextToken"), now)
-    extra = {"nextToken": next_token} if next_token else {}
-    return manage.envelope([render_execution(e, now) for e in page], count=len(page), **extra)
+    return manage.page([render_execution(e, now) for e in page], next_token)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -65,8 +65,7 @@ def list_packages() -> Response:
     page, next_token = ota.list_packages(
         package_type, limit, router.current_event.get_query_string_value("nextToken")
     )
-    extra = {"nextToken": next_token} if next_token else {}
-    return manage.envelope([render.package(p) for p in page], count=len(page), **extra)
+    return manage.page([render.package(p) for p in page], next_token)
 
 
 @router.get("/manage/v1/ota-packages/<package_id>")

@@ -74,8 +74,7 @@ def create_profile() -> Response:
 def list_profiles() -> Response:
     limit = manage.query_int(router, "limit", DEFAULT_PAGE)
     page, next_token = profiles.list_page(limit, router.current_event.get_query_string_value("nextToken"))
-    extra = {"nextToken": next_token} if next_token else {}
-    return manage.envelope([render(p) for p in page], count=len(page), **extra)
+    return manage.page([render(p) for p in page], next_token)
 
 
 @router.get("/manage/v1/device-profiles/<profile_id>")
@@ -107,5 +106,4 @@ def list_profile_devices(profile_id: str) -> Response:
     page, next_token = profiles.devices_page(
         profile_id, limit, router.current_event.get_query_string_value("nextToken")
     )
-    extra = {"nextToken": next_token} if next_token else {}
-    return manage.envelope([render_device(d) for d in page], count=len(page), **extra)
+    return manage.page([render_device(d) for d in page], next_token)

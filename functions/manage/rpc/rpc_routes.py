@@ -112,8 +112,7 @@ def list_rpcs(device_id: str) -> Response:
         device_id, limit, router.current_event.get_query_string_value("nextToken")
     )
     now = rpc.now_ms()
-    extra = {"nextToken": next_token} if next_token else {}
-    return manage.envelope([render(r, now) for r in page], count=len(page), **extra)
+    return manage.page([render(r, now) for r in page], next_token)
 
 
 @router.get("/manage/v1/devices/<device_id>/rpc/<rpc_id>")

@@ -34,12 +34,6 @@ def render_entry(entry: HistoryEntry) -> dict:
     return out
 
 
-def page(data: list, next_token: str | None) -> Response:
-    if next_token:
-        return manage.envelope(data, count=len(data), nextToken=next_token)
-    return manage.envelope(data, count=len(data))
-
-
 @app.get("/manage/v1/devices/<device_id>/shadow")
 def get_shadow(device_id: str) -> Response:
     name = addressed_shadow()
@@ -71,7 +65,7 @@ def list_named_shadows(device_id: str) -> Response:
         {"name": name, "version": shadow.version, "updatedAt": iso_utc(shadow.timestamp * 1000)}
         for name, shadow in found
     ]
-    return page(data, next_token)
+    return manage.page(data, next_token)
 
 
 @app.get("/manage/v1/devices/<device_id>/shadow/history")
@@ -82,7 +76,7 @@ def get_shadow_history(device_id: str) -> Response:
     entries, next_token = shadows.history(
         device_id, name, limit, app.current_event.get_query_string_value("nextToken")
     )
-    return page([render_entry(e) for e in entries], next_token)
+    return manage.page([render_entry(e) for e in entries], next_token)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

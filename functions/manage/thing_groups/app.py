@@ -52,8 +52,7 @@ def create_group() -> Response:
 @app.get("/manage/v1/thing-groups")
 def list_groups() -> Response:
     page, next_token = groups.list_page(*_page())
-    extra = {"nextToken": next_token} if next_token else {}
-    return manage.envelope([render(g) for g in page], count=len(page), **extra)
+    return manage.page([render(g) for g in page], next_token)
 
 
 @app.get("/manage/v1/thing-groups/<name>")
@@ -70,8 +69,7 @@ def delete_group(name: str) -> Response:
 @app.get("/manage/v1/thing-groups/<name>/things")
 def list_members(name: str) -> Response:
     page, next_token = groups.members_page(name, *_page())
-    extra = {"nextToken": next_token} if next_token else {}
-    return manage.envelope([render_thing(t) for t in page], count=len(page), **extra)
+    return manage.page([render_thing(t) for t in page], next_token)
 
 
 @app.put("/manage/v1/thing-groups/<name>/things/<thing_name>")

@@ -22,6 +22,15 @@ def envelope(data: Any, status: int = 200, **extra: Any) -> Response:
     return Response(status_code=status, content_type="application/json", body=dumps({"data": data, **extra}))
 
 
+def page(items: list[Any], next_token: str | None) -> Response:
+    """One page of a listing: ``{"data": [...], "count", "nextToken"?}`` (the token only when there is
+    more)."""
+    extra: dict[str, Any] = {"count": len(items)}
+    if next_token:
+        extra["nextToken"] = next_token
+    return envelope(items, **extra)
+
+
 def error(status: int, message: str) -> Response:
     return Response(
         status_code=status,
