@@ -17,7 +17,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
 
 from fleetgate.errors import Conflict, FleetgateError, InvalidRequest, Retryable
 
@@ -63,6 +63,8 @@ def translated_errors(conflict: str = "The resource was changed concurrently") -
         yield
     except ClientError as exc:
         raise translate(exc, conflict) from exc
+    except HTTPClientError as exc:  # read timeout, connection reset or refused: the service is not answering
+        raise Retryable("The service did not answer; retry the request") from exc
 
 
 def translate(exc: ClientError, conflict: str = "The resource was changed concurrently") -> FleetgateError:

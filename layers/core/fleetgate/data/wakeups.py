@@ -8,14 +8,23 @@ and after it wakes, so a lost or duplicated wake-up costs latency, never data.
 
 from __future__ import annotations
 
+import time
 from contextlib import suppress
 from typing import Any
 
+from botocore.config import Config
+
 from fleetgate.data.aws import client, translated_errors
 from fleetgate.errors import FleetgateError
+from fleetgate.observability import logger
 
 CHANNELS = ("attributes", "rpc")
 MAX_WAIT_S = 20  # SQS long-poll ceiling
+
+# A receive that waits MAX_WAIT_S must not be cut off by the clients' default 10 s read timeout (and then
+# retried until the function times out): give it the whole wait plus a margin, and no retry, since the
+# poller re-checks the store and waits again on its own.
+_RECEIVE = Config(read_timeout=MAX_WAIT_S + 5, retries={"mode": "standard", "max_attempts": 1})
 
 
 def queue_name(prefix: str, device_id: str, channel: str) -> str:
@@ -56,17 +65,25 @@ def notify(url: str | None, reason: str) -> None:
 
 
 def wait(url: str, seconds: float) -> bool:
-    """Block up to ``seconds`` (at most 20) for a wake-up; True if one came. Consumes what it receives."""
+    """Block up to ``seconds`` (at most 20) for a wake-up; True if one came. Consumes what it receives.
+
+    Never raises: a queue that fails or does not answer only costs the poller its wake-up, so it naps
+    for the rest of this wait (at most a second) and re-checks the store like after any wait."""
     wait_s = max(0, min(MAX_WAIT_S, int(seconds)))
-    sqs = client("sqs")
-    with translated_errors():
-        received: dict[str, Any] = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_s
-        )
+    started = time.monotonic()
+    try:
+        with translated_errors():
+            received: dict[str, Any] = client("sqs", _RECEIVE).receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_s
+            )
+    except FleetgateError:
+        logger.warning("Wake-up queue receive failed; polling the store instead", extra={"queue": url})
+        time.sleep(max(0.0, min(1.0, seconds - (time.monotonic() - started))))
+        return False
     messages = received.get("Messages", [])
     if messages:
-        with translated_errors():
-            sqs.delete_message_batch(
+        with suppress(FleetgateError), translated_errors():  # undeleted wake-ups come back as hints only
+            client("sqs").delete_message_batch(
                 QueueUrl=url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
             )
