@@ -89,8 +89,13 @@ deploy: build ## sam deploy with the samconfig.toml environment ENV (default, de
 	$(SAM) deploy --config-env $(or $(ENV),default)
 
 .PHONY: bench
-bench: $(VENV)/.installed ## Cold-start import time and AWS calls per request of every device function
-	$(PY) tools/bench.py
+bench: $(VENV)/.installed ## Cold-start import time and AWS calls per request of every device function (writes docs/performance.md)
+	$(PY) tools/bench.py --write-docs
+
+.PHONY: docs
+docs: $(VENV)/.installed ## Regenerate the computed tables in docs/ (cost, test counts; `make bench` writes its own)
+	$(PY) tools/cost.py --write-docs
+	$(PY) tools/count_tests.py --write-docs
 
 .PHONY: clean
 clean: ## Remove build output and caches (keeps the virtualenvs)

@@ -149,9 +149,17 @@ def seed_state(functions: InProcessFunctions) -> dict[str, str]:
     }
 
 
+def device_functions(template: Template) -> list[FunctionSpec]:
+    """The functions devices call: every function with an HTTP route outside ``/manage``."""
+    return [f for f in template.functions() if f.routes and not f.routes[0].path.startswith("/manage")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="fresh interpreters per measurement")
+    parser.add_argument(
+        "--write-docs", action="store_true", help="also write the table into docs/performance.md"
+    )
     args = parser.parse_args()
 
     make_dynamodb_atomic()
@@ -160,18 +168,20 @@ def main() -> None:
     template = Template.load(
         ROOT / "template.yaml", {"IotDataEndpoint": "https://data-ats.iot.us-east-1.amazonaws.com"}
     )
-    specs = [f for f in template.functions() if f.routes and not f.routes[0].path.startswith("/manage")]
+    specs = device_functions(template)
     with mock_aws():
         provisioned = provision(template, endpoint_url=None, region="us-east-1")
     floor = timed_import(FLOOR, [], {}, args.runs)
     calls = aws_calls(template, specs)
 
-    print(
-        f"Python {sys.version.split()[0]}, median of {args.runs} fresh interpreters; "
-        f"floor (`{FLOOR}`) = {floor:.0f} ms\n"
-    )
-    print("| function | route | cold import (ms) | x floor | event | AWS calls per request |")
-    print("|---|---|---:|---:|---|---|")
+    lines = [
+        f"Python {sys.version.split()[0]} on {os.cpu_count()} cores, median of {args.runs} fresh "
+        f"interpreters; floor (`{FLOOR}`) = {floor:.0f} ms",
+        "",
+        "| function | route | cold import (ms) | x floor | event | AWS calls per request |",
+        "|---|---|---:|---:|---|---|",
+    ]
+    print("\n".join(lines), flush=True)
     for spec in specs:
         env = function_environment(template, spec.logical_id, provisioned)
         module = spec.handler.rsplit(".", 1)[0]
@@ -179,7 +189,14 @@ def main() -> None:
         route = ", ".join(r.route_key for r in spec.routes)
         for i, (event, count, ops) in enumerate(calls[spec.logical_id] or [("(no event)", 0, "")]):
             head = f"{spec.logical_id} | `{route}` | {cold:.0f} | {cold / floor:.2f}" if i == 0 else " | | | "
-            print(f"| {head} | `{event}` | {count} ({ops}) |")
+            lines.append(f"| {head} | `{event}` | {count} ({ops}) |")
+            print(lines[-1], flush=True)
+    if args.write_docs:
+        sys.path.insert(0, str(ROOT))
+        from tools.doc_tables import DOCS, write_block  # noqa: PLC0415 - only when writing
+
+        write_block(DOCS / "performance.md", "bench", "\n".join(lines))
+        print(f"wrote the table into {(DOCS / 'performance.md').relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

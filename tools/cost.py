@@ -1,13 +1,17 @@
 """What one device costs per month, by pattern, against AWS IoT Core's price for the same device over MQTT.
 
 Prices are us-east-1 list prices (arm64 Lambda, HTTP API, SQS standard, DynamoDB on-demand, IoT Core),
-without free tiers; change them here and run ``python tools/cost.py`` to print the README's table.
-AWS calls per request are the ones ``make bench`` counts.
+without free tiers; change them here and run ``python tools/cost.py --write-docs`` to print the table and
+write it into ``docs/performance.md`` between its ``cost`` markers. AWS calls per request are the ones
+``make bench`` counts.
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 MONTH_S = 30 * 24 * 3600
 
@@ -67,25 +71,38 @@ def iot_core(messages: float) -> float:
     return MONTH_S / 60 * IOT_CONNECTION_MINUTE + messages * (IOT_MESSAGE + IOT_RULE_AND_ACTION)
 
 
+def table() -> str:
+    """The cost table, as Markdown."""
+    long_poll, telemetry = patterns()
+    return "\n".join(
+        [
+            "| device pattern | requests / month | fleetgate over HTTP (USD / month) "
+            "| AWS IoT Core over MQTT |",
+            "|---|---:|---:|---|",
+            f"| {long_poll.name} | {long_poll.requests:,.0f} | {long_poll.monthly():.2f} | "
+            f"{iot_core(0):.4f}: connected all month, pushed to at once |",
+            f"| SDK default: long-polls both channels | {2 * long_poll.requests:,.0f} | "
+            f"{2 * long_poll.monthly():.2f} | {iot_core(0):.4f} |",
+            f"| {telemetry.name} | {telemetry.requests:,.0f} | {telemetry.monthly():.3f} | "
+            f"{iot_core(telemetry.requests):.3f}: connection + messages + one rule action each |",
+        ]
+    )
+
+
 def main() -> None:
-    rows = patterns()
-    print(
-        "| device pattern | requests / month | fleetgate over HTTP (USD / month) | AWS IoT Core over MQTT |"
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--write-docs", action="store_true", help="also write the table into docs/performance.md"
     )
-    print("|---|---:|---:|---|")
-    long_poll, telemetry = rows
-    print(
-        f"| {long_poll.name} | {long_poll.requests:,.0f} | {long_poll.monthly():.2f} | "
-        f"{iot_core(0):.4f}: connected all month, pushed to at once |"
-    )
-    print(
-        f"| SDK default: long-polls both channels | {2 * long_poll.requests:,.0f} | "
-        f"{2 * long_poll.monthly():.2f} | {iot_core(0):.4f} |"
-    )
-    print(
-        f"| {telemetry.name} | {telemetry.requests:,.0f} | {telemetry.monthly():.3f} | "
-        f"{iot_core(telemetry.requests):.3f}: connection + messages + one rule action each |"
-    )
+    args = parser.parse_args()
+    print(table())
+    if args.write_docs:
+        root = Path(__file__).resolve().parents[1]
+        sys.path.insert(0, str(root))
+        from tools.doc_tables import DOCS, write_block  # noqa: PLC0415 - only when writing
+
+        write_block(DOCS / "performance.md", "cost", table())
+        print(f"wrote the table into {(DOCS / 'performance.md').relative_to(root)}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,112 @@
+"""The generated tables of ``docs/`` still match the tools that generate them, wherever the result is
+deterministic (see docs/testing.md, "Generated tables"). Timings and test counts vary and are not
+compared; what they are measured *for* is: the bench table names exactly the template's device
+functions, the cost and template tables equal their tools' output, the test-count table lists exactly
+the suites under ``tests/``. A failure means: run ``make docs`` (or ``make bench``) and commit."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from fleetgate_local.cfn_yaml import load_template_file
+from fleetgate_local.template import Template
+from tools import cost, count_tests, template_docs
+from tools.doc_tables import DOCS, read_block, write_block
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _rows(block: str) -> list[list[str]]:
+    """The body rows of the Markdown table in ``block``, as stripped cells."""
+    lines = [line for line in block.splitlines() if line.startswith("|")]
+    return [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in lines[2:]]
+
+
+def test_bench_table_names_exactly_the_device_functions_of_the_template():
+    # Given the template's device functions: every function with a route outside /manage
+    template = Template.load(ROOT / "template.yaml", {})
+    expected = [
+        f.logical_id for f in template.functions() if f.routes and not f.routes[0].path.startswith("/manage")
+    ]
+
+    # When the bench table's function column is read
+    named = [row[0] for row in _rows(read_block(DOCS / "performance.md", "bench")) if row[0]]
+
+    # Then it names each of them once, in the template's order
+    assert named == expected
+
+
+def test_bench_table_events_exist_and_belong_to_their_function():
+    # Given the template's route keys per function
+    template = Template.load(ROOT / "template.yaml", {})
+    route_keys = {f.logical_id: {r.route_key for r in f.routes} for f in template.functions()}
+
+    # When each event of the bench table is looked up
+    function = None
+    checked = 0
+    for row in _rows(read_block(DOCS / "performance.md", "bench")):
+        function = row[0] or function
+        event_path = re.match(r"`(\S+\.json) → \d{3}`", row[4])
+        assert event_path, f"no event in row {row}"
+        event = json.loads((ROOT / event_path.group(1)).read_text())
+
+        # Then the file exists and its route key is one of that function's routes
+        assert event["routeKey"] in route_keys[function]
+        checked += 1
+    assert checked >= len(route_keys) // 2
+
+
+def test_cost_table_is_what_the_cost_tool_computes():
+    assert read_block(DOCS / "performance.md", "cost") == cost.table() + "\n"
+
+
+def test_parameter_and_output_tables_are_what_the_template_declares():
+    template = load_template_file(ROOT / "template.yaml")
+
+    assert read_block(DOCS / "deploying.md", "parameters") == template_docs.parameters_table(template) + "\n"
+    assert read_block(DOCS / "deploying.md", "outputs") == template_docs.outputs_table(template) + "\n"
+
+
+def test_test_count_table_lists_exactly_the_suites_under_tests():
+    # Given the directories under tests/ that hold test modules
+    suites = {p.parent.relative_to(ROOT / "tests").parts[0] for p in (ROOT / "tests").rglob("test_*.py")}
+
+    # When the table's suite column is read (the last row is the total)
+    rows = _rows(read_block(DOCS / "testing.md", "test-counts"))
+    listed = {re.fullmatch(r"`tests/(\w+)`", row[0]).group(1) for row in rows[:-1]}  # type: ignore[union-attr]
+
+    # Then they are the same, every count is a number, and the total is their sum
+    assert listed == suites == set(count_tests.suites())
+    counts = [int(row[1].replace(",", "")) for row in rows]
+    assert counts[-1] == sum(counts[:-1])
+
+
+def test_write_block_replaces_only_the_text_between_its_markers(tmp_path):
+    # Given a page with two generated blocks and text around them
+    page = tmp_path / "page.md"
+    page.write_text(
+        "intro\n<!-- a:start -->\nold a\n<!-- a:end -->\nmiddle\n<!-- b:start -->\nold b\n<!-- b:end -->\n"
+    )
+
+    # When block a is written twice
+    changed = write_block(page, "a", "| new |")
+    unchanged = write_block(page, "a", "| new |\n")
+
+    # Then only a's text changed, once
+    assert (changed, unchanged) == (True, False)
+    assert page.read_text() == (
+        "intro\n<!-- a:start -->\n| new |\n<!-- a:end -->\nmiddle\n<!-- b:start -->\nold b\n<!-- b:end -->\n"
+    )
+
+
+def test_a_page_without_the_markers_is_refused(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("no markers here\n")
+
+    with pytest.raises(ValueError, match="no <!-- bench:start -->"):
+        write_block(page, "bench", "| x |")
+    assert page.read_text() == "no markers here\n"
