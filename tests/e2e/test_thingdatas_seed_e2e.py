@@ -1,5 +1,5 @@
 """EMQX Fleets ThingDatas devices over real HTTP against a local stack: the curl lines of Fleets'
-"HTTPS Integration" page (seed 000) exactly as printed, with only the host and the API key replaced,
+"HTTPS Integration" page exactly as printed, with only the host and the API key replaced,
 run by a shell — `AUTH="Basic $(printf … | base64)"` included — with a key made through the operator API."""
 
 from __future__ import annotations

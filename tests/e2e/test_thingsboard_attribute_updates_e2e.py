@@ -62,8 +62,8 @@ def test_changes_while_not_polling_arrive_on_the_next_poll(
     first = requests.get(url, params={"timeout": 1000}, timeout=10)
     second = requests.get(url, params={"timeout": 1000}, timeout=10)
 
-    # ThingsBoard loses the fw_* update here (its issue #14314); nothing is lost, and the deleted fw_url
-    # was never delivered, so there is nothing to delete either
+    # ThingsBoard loses the fw_* update here (docs/thingsboard.md, "Where we differ"); nothing is lost,
+    # and the deleted fw_url was never delivered, so there is nothing to delete either
     assert first.status_code == 200
     assert first.json() == {"fw_title": "fw", "fw_version": "2.0"}
     assert second.status_code == 408

@@ -1,5 +1,5 @@
 """ThingsBoard devices over real HTTP against a local stack: ThingsBoard's own Python SDK, unmodified,
-and the curl lines of ThingsBoard's documentation (seed 001) exactly as printed, run by a shell."""
+and the curl lines of ThingsBoard's documentation exactly as printed, run by a shell."""
 
 from __future__ import annotations
 
@@ -144,7 +144,7 @@ SEED_FILES = {
 }""",
 }
 
-# Verbatim from the seed (ThingsBoard HTTP API documentation), host and token from the environment.
+# Verbatim from ThingsBoard's HTTP API documentation, host and token from the environment.
 SEED_CURLS = {
     "telemetry example 1": 'curl -v -X POST --data "{"temperature":42,"humidity":73}" '
     "http://$THINGSBOARD_EDGE_HOST_NAME/api/v1/$ACCESS_TOKEN/telemetry "

@@ -1,5 +1,5 @@
 """ThingsBoard RPC over real HTTP against a local stack: ThingsBoard's Python SDK unmodified
-(``subscribe('rpc')`` with replies, ``send_rpc``), the seed documentation's RPC curl lines, and polls,
+(``subscribe('rpc')`` with replies, ``send_rpc``), the RPC curl lines of ThingsBoard's docs, and polls,
 replies and operator sends running in parallel.
 
 The session's stack keeps the template's 25-second long-poll cap, and the SDK always asks for 30 s:

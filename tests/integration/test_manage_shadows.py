@@ -2,7 +2,7 @@
 moto: the AWS GET document, desired updates (and their ThingsBoard shared-attribute side), delete with
 the version carrying on, named shadows, history; every class of bad input refused with nothing written.
 
-Rules: protocols/thingdatas-shadow-jobs.md §2 (AWS semantics and messages)."""
+Rules: docs/thingdatas.md, "The shadow rules" (AWS semantics and messages)."""
 
 from __future__ import annotations
 

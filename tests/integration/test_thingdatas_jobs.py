@@ -1,6 +1,6 @@
 """ThingDatas jobs through the functions, in process against moto: the operator's ``/manage/v1/jobs`` and
-the devices' ``/api/v1/thing-datas/jobs/...`` (AWS IoT Jobs semantics, protocols/thingdatas-shadow-jobs.md
-§3-4), with the Fleets seed's own bodies; time is injected (``fleetgate.clock.now_ms``), never slept."""
+the devices' ``/api/v1/thing-datas/jobs/...`` (AWS IoT Jobs semantics, docs/thingdatas.md
+"Jobs"), with the Fleets seed's own bodies; time is injected (``fleetgate.clock.now_ms``), never slept."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 shadow/reported`` and ``GET /api/v1/thing-datas/{thingName}/shadow``; history kept with each report;
 every class of bad input refused with nothing written; parity with ThingsBoard attributes.
 
-Rules: protocols/thingdatas-shadow-jobs.md §2 (AWS semantics, exact messages) and §4.3 (mapping)."""
+Rules: docs/thingdatas.md, "Shadows" (the routes) and "The shadow rules" (AWS semantics, exact messages)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The jobs engine's pure rules (``fleetgate.domain.jobs``): AWS IoT Jobs semantics, no AWS.
 
-Rules under test: protocols/thingdatas-shadow-jobs.md §3 (transitions, versions, statusDetails limits,
+Rules under test: docs/thingdatas.md, "The job rules" (transitions, versions, statusDetails limits,
 timers, abort criteria, rollout) and the ThingDatas decisions in the module's docstring."""
 
 from __future__ import annotations

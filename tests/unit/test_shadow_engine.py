@@ -1,6 +1,6 @@
 """The shadow engine against AWS IoT Device Shadow's documented and AWS-verified behaviour.
 
-Rules under test: protocols/thingdatas-shadow-jobs.md §2 (documents, merge, delta, metadata, versions,
+Rules under test: docs/thingdatas.md, "The shadow rules" (documents, merge, delta, metadata, versions,
 limits and the exact error strings).
 """
 

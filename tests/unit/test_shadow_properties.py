@@ -1,6 +1,6 @@
 """Properties of the shadow engine that hold for any JSON-like update.
 
-Rules under test: protocols/thingdatas-shadow-jobs.md §2.
+Rules under test: docs/thingdatas.md, "The shadow rules".
 
 Strategies are bounded so that every generated document stays inside AWS's limits (depth 6, 8 KB):
 a section nests at most 3 object levels plus one array level, with at most 3 keys per object.

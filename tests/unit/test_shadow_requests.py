@@ -1,7 +1,7 @@
 """The request rules of the shadow APIs, over the engine: a device's report (``state.reported`` only),
 an operator's desired update (``state.desired`` only), and shadow names (AWS's pattern).
 
-Rules under test: protocols/thingdatas-shadow-jobs.md §2.1, §2.6, §2.7 and §4.3."""
+Rules under test: docs/thingdatas.md, "Shadows" and "The shadow rules" (documents, limits, messages)."""
 
 from __future__ import annotations
 

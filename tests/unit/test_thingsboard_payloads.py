@@ -1,8 +1,9 @@
 """ThingsBoard device payloads: telemetry and attribute shapes, value typing, and Gson-lenient JSON.
 
-Rules under test: protocols/thingsboard-http.md §1 (lenient JSON), §3.1-3.3 (shapes and typing) and §5
-(JsonConverterTest's number cases). Bodies go through ``loads_lenient(text, keep_number_literals=True)``
-exactly as the dialect reads them, so numbers keep the form they were written in.
+Rules under test: docs/thingsboard.md, "Payloads and value typing" (lenient JSON, shapes, typing, and
+the number cases of ThingsBoard's own converter tests). Bodies go through
+``loads_lenient(text, keep_number_literals=True)`` exactly as the dialect reads them, so numbers keep the
+form they were written in.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Jobs with AWS IoT Jobs semantics (``protocols/thingdatas-shadow-jobs.md`` §3), as pure rules: no AWS.
+"""Jobs with AWS IoT Jobs semantics (docs/thingdatas.md, "The job rules"), as pure rules: no AWS.
 
 A job is what an operator asks for: a JSON ``document`` for a set of things, named directly or through
 static thing groups. Each target thing gets one *execution*, which moves through AWS's lifecycle:

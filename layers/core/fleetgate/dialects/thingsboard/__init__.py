@@ -3,7 +3,7 @@
 What it shares with ThingsBoard: the access token in the path (unknown → 401, empty body), Gson's
 lenient JSON, ThingsBoard's value typing, ``{"client": ..., "shared": ...}`` reads, 200 with an empty
 body for writes, 413 with the JSON string ``"Payload size exceeds the limit of N bytes"``.
-Where it deliberately differs (``protocols/thingsboard-http.md`` §7): malformed JSON or a wrong shape
+Where it deliberately differs (docs/thingsboard.md, "Where we differ"): malformed JSON or a wrong shape
 is 400 with ThingsBoard's message as plain text, not 500; ``[]`` telemetry is 200, not a hang.
 """
 
