@@ -93,8 +93,9 @@ bench: $(VENV)/.installed ## Cold-start import time and AWS calls per request of
 	$(PY) tools/bench.py --write-docs
 
 .PHONY: docs
-docs: $(VENV)/.installed ## Regenerate the computed tables in docs/ (cost, test counts; `make bench` writes its own)
+docs: $(VENV)/.installed ## Regenerate the generated tables in docs/ (cost, test counts, template parameters; bench: make bench)
 	$(PY) tools/cost.py --write-docs
+	$(PY) tools/template_docs.py --write-docs
 	$(PY) tools/count_tests.py --write-docs
 
 .PHONY: clean
