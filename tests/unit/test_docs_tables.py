@@ -20,15 +20,19 @@ from tools.doc_tables import DOCS, read_block, write_block
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(scope="module")
+def template() -> Template:
+    return Template.load(ROOT / "template.yaml", {})
+
+
 def _rows(block: str) -> list[list[str]]:
     """The body rows of the Markdown table in ``block``, as stripped cells."""
     lines = [line for line in block.splitlines() if line.startswith("|")]
     return [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in lines[2:]]
 
 
-def test_bench_table_names_exactly_the_device_functions_of_the_template():
+def test_bench_table_names_exactly_the_device_functions_of_the_template(template: Template) -> None:
     # Given the template's device functions: every function with a route outside /manage
-    template = Template.load(ROOT / "template.yaml", {})
     expected = [
         f.logical_id for f in template.functions() if f.routes and not f.routes[0].path.startswith("/manage")
     ]
@@ -40,9 +44,8 @@ def test_bench_table_names_exactly_the_device_functions_of_the_template():
     assert named == expected
 
 
-def test_bench_table_lists_for_each_function_exactly_the_events_of_its_routes():
+def test_bench_table_lists_for_each_function_exactly_the_events_of_its_routes(template: Template) -> None:
     # Given, per device function, the events in events/ whose route key is one of its routes
-    template = Template.load(ROOT / "template.yaml", {})
     events = {
         path.relative_to(ROOT).as_posix(): json.loads(path.read_text()).get("routeKey")
         for path in sorted((ROOT / "events").rglob("*.json"))
