@@ -1,8 +1,9 @@
 """Create the template's AWS resources in moto, in dependency order, the way CloudFormation would.
 
 Every resource comes from ``template.yaml``; a registry maps resource *types* to the API calls that
-create them. Types moto cannot host (SAM functions, layers, HTTP APIs) or that the local stack does
-not know yet get a physical id and an ARN only, so ``Ref``/``GetAtt`` to them still resolve.
+create them. Types moto cannot host (SAM functions, layers, HTTP APIs), IAM managed policies (moto does
+not enforce IAM) and types the local stack does not know yet get a physical id and an ARN only, so
+``Ref``/``GetAtt`` to them still resolve.
 Works against a moto server (``endpoint_url``) and against in-process ``mock_aws()``
 (``endpoint_url=None``).
 """
@@ -134,6 +135,10 @@ def _named_only(context: _Context, logical_id: str, resource: dict[str, Any]) ->
         name = _given_name(properties.get("LayerName")) or context.name(logical_id, max_length=64)
         arn = context.arn("lambda", f"layer:{name}:1")
         return arn, {"Arn": arn}
+    if kind == "AWS::IAM::ManagedPolicy":  # Ref gives its ARN; moto does not enforce IAM: nothing to create
+        name = _given_name(properties.get("ManagedPolicyName")) or context.name(logical_id)
+        arn = f"arn:aws:iam::{context.template.account_id}:policy/{name}"
+        return arn, {"PolicyArn": arn}
     if kind == "AWS::Serverless::HttpApi":
         api_id = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(10))
         endpoint = f"https://{api_id}.execute-api.{context.region}.amazonaws.com"

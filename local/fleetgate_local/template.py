@@ -236,18 +236,33 @@ class Template:
             api = _referenced_api(logical_id, properties.get("ApiId"))
             method, path = properties.get("Method"), properties.get("Path")
             auth = properties.get("Auth") or {}
-            authorizer = auth.get("Authorizer") or self._http_api_auth(api).get("DefaultAuthorizer")
+            authorizer, scopes = self._route_auth(f"{logical_id} {event_name}", api, auth)
             routes.append(
                 Route(
                     method="ANY" if method is None else as_text(method).upper(),
                     path=DEFAULT_ROUTE if path is None and method is None else as_text(path),
-                    authorizer=None if authorizer in (None, "NONE") else as_text(authorizer),
+                    authorizer=authorizer,
                     event_name=event_name,
                     api=api,
-                    scopes=tuple(auth.get("AuthorizationScopes") or ()),
+                    scopes=scopes,
                 )
             )
         return routes
+
+    def _route_auth(self, event: str, api: str, auth: dict[str, Any]) -> tuple[str | None, tuple[str, ...]]:
+        """SAM's rules: a route without ``Auth.Authorizer`` takes its API's ``DefaultAuthorizer``;
+        ``NONE`` opens a route and is only valid when there is a default; the route's
+        ``AuthorizationScopes`` win over its authorizer's."""
+        api_auth = self._http_api_auth(api)
+        default = api_auth.get("DefaultAuthorizer")
+        authorizer = auth.get("Authorizer") or default
+        if authorizer == "NONE" and not default:
+            raise TemplateError(f"{event}: Authorizer NONE is only valid when {api} has a DefaultAuthorizer")
+        if authorizer in (None, "NONE"):
+            return None, ()
+        name = as_text(authorizer)
+        definition = (api_auth.get("Authorizers") or {}).get(name) or {}
+        return name, tuple(auth.get("AuthorizationScopes") or definition.get("AuthorizationScopes") or ())
 
     def _http_api_auth(self, api: str) -> dict[str, Any]:
         if api == IMPLICIT_HTTP_API:

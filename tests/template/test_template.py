@@ -37,6 +37,25 @@ def run(*args: str, timeout: int = 600, region: str | None = None) -> subprocess
     )
 
 
+def transformed(then: str) -> subprocess.CompletedProcess[str]:
+    """Run ``then`` with ``out``, the template as CloudFormation gets it after `sam package`: local code
+    URIs become S3 objects, then SAM's transform."""
+    python = SAM_VENV / "python"
+    script = (
+        "import json\n"
+        "from samtranslator.translator.transform import transform\n"
+        "from samtranslator.yaml_helper import yaml_parse\n"
+        "class NoManagedPolicies:\n"
+        "    def load(self): return {}\n"
+        "doc = yaml_parse(open('template.yaml').read())\n"
+        "for r in doc['Resources'].values():\n"
+        "    for uri in ('CodeUri', 'ContentUri'):\n"
+        "        if uri in r.get('Properties', {}): r['Properties'][uri] = 's3://bucket/' + uri\n"
+        "out = transform(doc, {}, NoManagedPolicies())\n"
+    )
+    return run(str(python if python.exists() else "python3"), "-c", script + then, region="us-east-1")
+
+
 @pytest.fixture(scope="module")
 def template() -> Template:
     return Template.load(ROOT / "template.yaml")
@@ -55,26 +74,32 @@ def test_sam_validate_lint_is_clean() -> None:
 
 
 def test_transformed_template_stays_under_the_resource_budget() -> None:
-    python = SAM_VENV / "python"
-    script = (  # what `sam package` + CloudFormation do: local code URIs become S3 objects, then transform
-        "import json\n"
-        "from samtranslator.translator.transform import transform\n"
-        "from samtranslator.yaml_helper import yaml_parse\n"
-        "class NoManagedPolicies:\n"
-        "    def load(self): return {}\n"
-        "doc = yaml_parse(open('template.yaml').read())\n"
-        "for r in doc['Resources'].values():\n"
-        "    for uri in ('CodeUri', 'ContentUri'):\n"
-        "        if uri in r.get('Properties', {}): r['Properties'][uri] = 's3://bucket/' + uri\n"
-        "out = transform(doc, {}, NoManagedPolicies())\n"
-        "print(json.dumps(sorted(out['Resources'])))\n"
-    )
-    result = run(str(python if python.exists() else "python3"), "-c", script, region="us-east-1")
+    result = transformed("print(json.dumps(sorted(out['Resources'])))")
 
     assert result.returncode == 0, result.stderr
     resources = json.loads(result.stdout)
     assert 0 < len(resources) < RESOURCE_BUDGET
     assert "HttpApi" in resources
+
+
+def test_the_deployed_api_needs_the_jwt_on_every_operator_route_but_login() -> None:
+    """What API Gateway imports: SAM's OpenAPI body, where each route's security is resolved (the
+    DefaultAuthorizer, or NONE where a route opts out)."""
+    result = transformed(
+        "body = out['Resources']['HttpApi']['Properties']['Body']\n"
+        "print(json.dumps({f'{m.upper()} {p}': o.get('security')"
+        " for p, ms in body['paths'].items() for m, o in ms.items()}))"
+    )
+
+    assert result.returncode == 0, result.stderr
+    security = json.loads(result.stdout)
+    operator = {key: value for key, value in security.items() if key.split(" ")[1].startswith("/manage/")}
+    device = {key: value for key, value in security.items() if key not in operator}
+    assert operator.pop("POST /manage/v1/auth") == [{"NONE": []}]
+    assert len(operator) > 50
+    assert {key for key, value in operator.items() if value != [{"OperatorJwt": []}]} == set()
+    assert device
+    assert {key for key, value in device.items() if value != [{"NONE": []}]} == set()
 
 
 def test_sam_build_works_without_a_container_and_ships_compiled_layers(tmp_path: Path) -> None:

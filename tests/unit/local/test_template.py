@@ -250,6 +250,94 @@ def test_function_environment_resolves_against_provisioned_resources(tmp_path: P
     assert environment["OVERRIDDEN"] == "own"
 
 
+# ---------------------------------------------------------------------- HttpApi authorization
+
+AUTH_TEMPLATE = """
+    Globals:
+      HttpApi:
+        Auth:
+          DefaultAuthorizer: Implicit
+          Authorizers:
+            Implicit: {JwtConfiguration: {issuer: https://issuer.example}, AuthorizationScopes: [read]}
+    Resources:
+      Api:
+        Type: AWS::Serverless::HttpApi
+        Properties:
+          Auth:
+            DefaultAuthorizer: Jwt
+            Authorizers:
+              Jwt: {JwtConfiguration: {issuer: https://issuer.example, audience: [app]}}
+              Other: {JwtConfiguration: {issuer: https://other.example}}
+      Fn:
+        Type: AWS::Serverless::Function
+        Properties:
+          CodeUri: functions/fn/
+          Events:
+            Default: {Type: HttpApi, Properties: {ApiId: !Ref Api, Method: GET, Path: /default}}
+            Open:
+              Type: HttpApi
+              Properties: {ApiId: !Ref Api, Method: POST, Path: /open, Auth: {Authorizer: NONE}}
+            Named:
+              Type: HttpApi
+              Properties:
+                ApiId: !Ref Api
+                Method: PUT
+                Path: /named
+                Auth: {Authorizer: Other, AuthorizationScopes: [admin]}
+            ImplicitDefault: {Type: HttpApi, Properties: {Method: GET, Path: /implicit}}
+            ImplicitScoped:
+              Type: HttpApi
+              Properties: {Method: GET, Path: /scoped, Auth: {AuthorizationScopes: [write]}}
+            ImplicitOpen: {Type: HttpApi, Properties: {Method: GET, Path: /public, Auth: {Authorizer: NONE}}}
+    """
+
+
+def test_routes_take_their_apis_default_authorizer_unless_they_name_one_or_none(tmp_path: Path) -> None:
+    # Given an explicit API and the implicit one (Globals.HttpApi), each with a DefaultAuthorizer
+    template = load(tmp_path, AUTH_TEMPLATE)
+    # When the function's routes are read
+    (function,) = template.functions()
+    routes = {route.event_name: (route.api, route.authorizer, route.scopes) for route in function.routes}
+    # Then a route without Auth is behind its API's default, NONE opens it, a named authorizer wins,
+    # and scopes come from the route, else from the authorizer's definition
+    assert routes == {
+        "Default": ("Api", "Jwt", ()),
+        "Open": ("Api", None, ()),
+        "Named": ("Api", "Other", ("admin",)),
+        "ImplicitDefault": ("ServerlessHttpApi", "Implicit", ("read",)),
+        "ImplicitScoped": ("ServerlessHttpApi", "Implicit", ("write",)),
+        "ImplicitOpen": ("ServerlessHttpApi", None, ()),
+    }
+    # and Globals.HttpApi reaches every API, the explicit one included (its own Auth keys win)
+    specs = {(spec.api, spec.name): spec.audience for spec in template.jwt_authorizers()}
+    assert specs == {
+        ("Api", "Jwt"): ["app"],
+        ("Api", "Other"): [],
+        ("Api", "Implicit"): [],
+        ("ServerlessHttpApi", "Implicit"): [],
+    }
+
+
+def test_authorizer_none_without_a_default_authorizer_is_an_error(tmp_path: Path) -> None:
+    # SAM refuses it too: NONE only opts a route out of a default
+    template = load(
+        tmp_path,
+        """
+        Resources:
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: functions/fn/
+              Events:
+                Open: {Type: HttpApi, Properties: {Method: GET, Path: /open, Auth: {Authorizer: NONE}}}
+        """,
+    )
+    with pytest.raises(
+        TemplateError, match=r"Fn Open: Authorizer NONE .* ServerlessHttpApi has a DefaultAuthorizer"
+    ):
+        template.functions()
+
+
 # ---------------------------------------------------------------------- the real template
 
 
@@ -287,6 +375,32 @@ def test_every_http_api_event_of_template_yaml_becomes_one_route() -> None:
     assert [r.route_key for _, r in routes if r.event_name == "PostTelemetry"] == [
         "POST /api/v1/{token}/telemetry"
     ]
+
+
+def test_the_real_template_is_secure_by_default() -> None:
+    # Given the project's template, read straight from the YAML and through the local stack
+    document = load_template_file(REPOSITORY / "template.yaml")
+    routes = [
+        (route, spec.logical_id)
+        for spec in Template.load(REPOSITORY / "template.yaml").functions()
+        for route in spec.routes
+    ]
+    events = {
+        (logical_id, name): event["Properties"]
+        for logical_id, resource in document["Resources"].items()
+        for name, event in ((resource.get("Properties") or {}).get("Events") or {}).items()
+        if event["Type"] == "HttpApi"
+    }
+    assert document["Resources"]["HttpApi"]["Properties"]["Auth"]["DefaultAuthorizer"] == "OperatorJwt"
+    assert len(routes) == len(events) > 0
+    for route, function_id in routes:
+        declared = events[(function_id, route.event_name)].get("Auth")
+        if route.path.startswith("/manage/") and route.route_key != "POST /manage/v1/auth":
+            # Then every operator route but login needs the JWT, through the default: none opts in by hand
+            assert (route.authorizer, declared) == ("OperatorJwt", None), route.route_key
+        else:
+            # And every device route, and login, opts out explicitly
+            assert (route.authorizer, declared) == (None, {"Authorizer": "NONE"}), route.route_key
 
 
 def test_the_real_template_provisions_in_process_and_gives_each_function_its_environment() -> None:
@@ -337,7 +451,8 @@ def test_resources_are_created_after_what_they_reference_and_unknown_types_are_n
           Queue:
             Type: AWS::SQS::Queue
             Properties: {VisibilityTimeout: 30, FifoQueue: true}
-          Role: {Type: AWS::IAM::Role}
+          Role: {Type: AWS::IAM::Role, Properties: {ManagedPolicyArns: [!Ref Policy]}}
+          Policy: {Type: AWS::IAM::ManagedPolicy, Properties: {PolicyDocument: {Statement: []}}}
           Alarm: {Type: AWS::CloudWatch::Nonexistent, DependsOn: Queue}
         """,
     )
@@ -354,6 +469,9 @@ def test_resources_are_created_after_what_they_reference_and_unknown_types_are_n
     assert queue["Attributes"]["VisibilityTimeout"] == "30"
     assert provisioned.physical_ids["Queue"].endswith(".fifo")
     assert provisioned.attributes["Role"]["Arn"].startswith("arn:aws:iam:")
+    policy = provisioned.physical_ids["Policy"]  # Ref of a managed policy is its ARN, as in CloudFormation
+    assert policy.startswith("arn:aws:iam::123456789012:policy/fleetgate-local-Policy-")
+    assert provisioned.attributes["Policy"] == {"PolicyArn": policy}
     assert provisioned.physical_ids["Alarm"].startswith("fleetgate-local-Alarm-")
 
 
