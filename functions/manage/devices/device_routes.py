@@ -11,7 +11,6 @@ from fleetgate.domain.devices import Device
 from fleetgate.services import claims, devices, ota, profiles
 
 router = APIGatewayHttpRouter()
-DEFAULT_PAGE = 20
 
 
 class CreateDeviceRequest(BaseModel):
@@ -53,8 +52,7 @@ def create_device() -> Response:
 
 @router.get("/manage/v1/devices")
 def list_devices() -> Response:
-    limit = manage.query_int(router, "limit", DEFAULT_PAGE)
-    page, next_token = devices.list_page(limit, router.current_event.get_query_string_value("nextToken"))
+    page, next_token = devices.list_page(*manage.page_query(router))
     return manage.page([render(d) for d in page], next_token)
 
 

@@ -14,7 +14,6 @@ from fleetgate.domain.profiles import DeviceProfile
 from fleetgate.services import profiles
 
 router = APIGatewayHttpRouter()
-DEFAULT_PAGE = 20
 StrategyName = Literal["ALLOW_CREATE_NEW_DEVICES", "CHECK_PRE_PROVISIONED_DEVICES", "DISABLED"]
 
 
@@ -72,8 +71,7 @@ def create_profile() -> Response:
 
 @router.get("/manage/v1/device-profiles")
 def list_profiles() -> Response:
-    limit = manage.query_int(router, "limit", DEFAULT_PAGE)
-    page, next_token = profiles.list_page(limit, router.current_event.get_query_string_value("nextToken"))
+    page, next_token = profiles.list_page(*manage.page_query(router))
     return manage.page([render(p) for p in page], next_token)
 
 
@@ -102,8 +100,6 @@ def delete_profile(profile_id: str) -> Response:
 
 @router.get("/manage/v1/device-profiles/<profile_id>/devices")
 def list_profile_devices(profile_id: str) -> Response:
-    limit = manage.query_int(router, "limit", DEFAULT_PAGE)
-    page, next_token = profiles.devices_page(
-        profile_id, limit, router.current_event.get_query_string_value("nextToken")
-    )
+    limit, token = manage.page_query(router)
+    page, next_token = profiles.devices_page(profile_id, limit, token)
     return manage.page([render_device(d) for d in page], next_token)

@@ -3,6 +3,14 @@
 Clients are created on first use and cached per execution environment (``functools.cache``), never at
 import time, so cold starts stay small and tests can swap the backend with ``reset_clients()``.
 ``AWS_ENDPOINT_URL`` (set by the local stack) points every client at moto.
+
+The DynamoDB idioms every repository shares live here, once:
+- ``query_page``: a page of a Query and its opaque ``nextToken``. A token comes back only in the shape
+  its listing issues (``PageKey``: the key attributes and their types, the partition, a sort prefix),
+  so a forged or foreign token is a 400 and never reaches DynamoDB.
+- ``create_all``: a record and the claims that keep its name unique, written in one transaction, each
+  only where its key is free; a taken claim is a ``Conflict`` that names it.
+- ``write_batches``: BatchWriteItem in calls of 25, resending what DynamoDB leaves unprocessed.
 """
 
 from __future__ import annotations
