@@ -1,13 +1,13 @@
 """Device profiles. The provision secret appears only in the responses that create it (profile
 creation and secret rotation); the provision key, which names the profile, is always shown."""
 
-from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from fleetgate.clock import iso_utc
 from fleetgate.dialects import manage
 from fleetgate.domain.devices import Device
 from fleetgate.domain.profiles import DeviceProfile
@@ -31,35 +31,19 @@ class UpdateProfileRequest(BaseModel):
     provisionStrategy: StrategyName
 
 
-def _iso(epoch_ms: int) -> str:
-    return (
-        datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    )
-
-
 def render(profile: DeviceProfile) -> dict:
     return {
         "id": profile.id,
         "name": profile.name,
         "provisionStrategy": profile.strategy.value,
         "provisionDeviceKey": profile.provision_key,
-        "createdAt": _iso(profile.created_at),
-        "updatedAt": _iso(profile.updated_at),
+        "createdAt": iso_utc(profile.created_at, milliseconds=True),
+        "updatedAt": iso_utc(profile.updated_at, milliseconds=True),
     }
 
 
 def render_device(device: Device) -> dict:
-    out: dict[str, Any] = {
-        "id": device.id,
-        "name": device.name,
-        "type": device.type,
-        "createdAt": _iso(device.created_at),
-    }
-    if device.label is not None:
-        out["label"] = device.label
-    if device.gateway:
-        out["gateway"] = True
-    return out
+    return manage.device(device, with_profile=False)
 
 
 @router.post("/manage/v1/device-profiles")

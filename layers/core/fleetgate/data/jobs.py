@@ -394,88 +394,84 @@ class JobsRepository:
         if comment is not None:
             sets.append("#comment = :comment")
             values[":comment"] = s(comment)
-        try:
-            item = client("dynamodb").update_item(
-                TableName=self.table,
-                Key=job_key(job_id),
-                UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression="attribute_exists(pk) AND #status <> :completed",
-                ExpressionAttributeNames={
-                    "#status": "status",
-                    **({"#comment": "comment"} if comment is not None else {}),
-                },
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )["Attributes"]
-        except ClientError as exc:
-            if _code(exc) != "ConditionalCheckFailedException":
-                raise translate(exc) from exc
-            if not exc.response.get("Item"):
-                raise NotFound(f"Job '{job_id}' not found") from exc
-            raise Conflict(f"Job '{job_id}' is COMPLETED and cannot be canceled") from exc
+        item, old = self._update_job(
+            Key=job_key(job_id),
+            UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression="attribute_exists(pk) AND #status <> :completed",
+            ExpressionAttributeNames={
+                "#status": "status",
+                **({"#comment": "comment"} if comment is not None else {}),
+            },
+            ExpressionAttributeValues=values,
+        )
+        if item is None:
+            if old is None:
+                raise NotFound(f"Job '{job_id}' not found")
+            raise Conflict(f"Job '{job_id}' is COMPLETED and cannot be canceled")
         return _job_from(item)
 
     def complete_if_done(self, job_id: str, now: int) -> tuple[bool, Job | None]:
         """Mark a SNAPSHOT job COMPLETED if none of its executions is pending any more. Returns whether
         it did, and the job as it is (one call either way: a failed condition returns the item)."""
-        try:
-            item = client("dynamodb").update_item(
-                TableName=self.table,
-                Key=job_key(job_id),
-                UpdateExpression="SET #status = :completed, completedAt = :now, lastUpdatedAt = :now",
-                ConditionExpression=(
-                    "#status = :running AND targetSelection = :snapshot AND attribute_not_exists(creating) "
-                    "AND #queued = :zero AND #inProgress = :zero"
-                ),
-                ExpressionAttributeNames={
-                    "#status": "status",
-                    "#queued": _count(ExecutionStatus.QUEUED),
-                    "#inProgress": _count(ExecutionStatus.IN_PROGRESS),
-                },
-                ExpressionAttributeValues={
-                    ":completed": s(JobStatus.COMPLETED.value),
-                    ":running": s(JobStatus.IN_PROGRESS.value),
-                    ":snapshot": s(TargetSelection.SNAPSHOT.value),
-                    ":zero": n(0),
-                    ":now": n(now),
-                },
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )["Attributes"]
-        except ClientError as exc:
-            if _code(exc) != "ConditionalCheckFailedException":
-                raise translate(exc) from exc
-            old = exc.response.get("Item")
+        item, old = self._update_job(
+            Key=job_key(job_id),
+            UpdateExpression="SET #status = :completed, completedAt = :now, lastUpdatedAt = :now",
+            ConditionExpression=(
+                "#status = :running AND targetSelection = :snapshot AND attribute_not_exists(creating) "
+                "AND #queued = :zero AND #inProgress = :zero"
+            ),
+            ExpressionAttributeNames={
+                "#status": "status",
+                "#queued": _count(ExecutionStatus.QUEUED),
+                "#inProgress": _count(ExecutionStatus.IN_PROGRESS),
+            },
+            ExpressionAttributeValues={
+                ":completed": s(JobStatus.COMPLETED.value),
+                ":running": s(JobStatus.IN_PROGRESS.value),
+                ":snapshot": s(TargetSelection.SNAPSHOT.value),
+                ":zero": n(0),
+                ":now": n(now),
+            },
+        )
+        if item is None:
             return False, _job_from(old) if old else None
         return True, _job_from(item)
 
     def abort(self, job_id: str, comment: str, now: int, reason_code: str) -> Job | None:
         """Cancel a running job because its abort criteria fired; None when it was not running."""
+        item, _ = self._update_job(
+            Key=job_key(job_id),
+            UpdateExpression=(
+                "SET #status = :canceled, reasonCode = :reason, #comment = :comment, "
+                "completedAt = :now, lastUpdatedAt = :now"
+            ),
+            ConditionExpression="#status = :running",
+            ExpressionAttributeNames={"#status": "status", "#comment": "comment"},
+            ExpressionAttributeValues={
+                ":canceled": s(JobStatus.CANCELED.value),
+                ":running": s(JobStatus.IN_PROGRESS.value),
+                ":reason": s(reason_code),
+                ":comment": s(comment),
+                ":now": n(now),
+            },
+        )
+        return None if item is None else _job_from(item)
+
+    def _update_job(self, **params: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """A conditional UpdateItem of a job: ``(the updated item, None)``, or, when the condition
+        failed, ``(None, the item as it was)`` (None when there is none), read by the same call."""
         try:
-            item = client("dynamodb").update_item(
+            updated = client("dynamodb").update_item(
                 TableName=self.table,
-                Key=job_key(job_id),
-                UpdateExpression=(
-                    "SET #status = :canceled, reasonCode = :reason, #comment = :comment, "
-                    "completedAt = :now, lastUpdatedAt = :now"
-                ),
-                ConditionExpression="#status = :running",
-                ExpressionAttributeNames={"#status": "status", "#comment": "comment"},
-                ExpressionAttributeValues={
-                    ":canceled": s(JobStatus.CANCELED.value),
-                    ":running": s(JobStatus.IN_PROGRESS.value),
-                    ":reason": s(reason_code),
-                    ":comment": s(comment),
-                    ":now": n(now),
-                },
                 ReturnValues="ALL_NEW",
-            )["Attributes"]
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **params,
+            )
         except ClientError as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
-                return None
-            raise translate(exc) from exc
-        return _job_from(item)
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise translate(exc) from exc
+            return None, exc.response.get("Item")
+        return updated["Attributes"], None
 
     def group_jobs(self, group: str) -> list[JobRef]:
         """The CONTINUOUS jobs that target ``group`` (possibly some that ended since)."""

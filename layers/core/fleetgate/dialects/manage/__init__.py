@@ -13,6 +13,8 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from pydantic import BaseModel, ValidationError
 
+from fleetgate.clock import iso_utc
+from fleetgate.domain.devices import Device
 from fleetgate.errors import FleetgateError, InvalidRequest, PayloadTooLarge
 from fleetgate.jsonutil import dumps
 from fleetgate.observability import logger
@@ -33,6 +35,23 @@ def page(items: list[Any], next_token: str | None) -> Response:
     if next_token:
         extra["nextToken"] = next_token
     return envelope(items, **extra)
+
+
+def device(found: Device, *, with_profile: bool = True) -> dict[str, Any]:
+    """A device as the operator API shows it (a profile's device listing leaves out the profile)."""
+    out: dict[str, Any] = {
+        "id": found.id,
+        "name": found.name,
+        "type": found.type,
+        "createdAt": iso_utc(found.created_at, milliseconds=True),
+    }
+    if found.label is not None:
+        out["label"] = found.label
+    if with_profile and found.profile_id:
+        out["profileId"] = found.profile_id
+    if found.gateway:
+        out["gateway"] = True
+    return out
 
 
 def error(status: int, message: str) -> Response:
