@@ -78,7 +78,7 @@ def test_the_seeds_curl_body_is_stored_and_answered(stack: Stack, thing: Device,
     assert "appId" not in item
     received = int(item["receivedAt"]["N"])
     assert before <= received <= now_ms()
-    assert int(item["expiresAt"]["N"]) == received // 1000 + 90 * 86_400  # TelemetryRetentionDays
+    assert int(item["expiresAt"]["N"]) == received // 1000 + 90 * 86_400  # EventRetentionDays
 
 
 def test_severity_defaults_to_info_data_to_an_empty_object_and_app_id_is_kept(

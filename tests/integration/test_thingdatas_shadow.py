@@ -391,7 +391,7 @@ def test_every_accepted_report_is_kept_as_history(stack: Stack, thing: Device, a
     assert "clientToken" not in items[2]
     stamp = int(first["timestamp"]["N"])
     assert before <= stamp <= int(time.time())
-    assert int(first["expiresAt"]["N"]) == stamp + 90 * 86_400  # TELEMETRY_RETENTION_DAYS
+    assert int(first["expiresAt"]["N"]) == stamp + 90 * 86_400  # SHADOW_HISTORY_RETENTION_DAYS
 
 
 def test_client_attributes_are_kept_as_history_too(stack: Stack, thing: Device, auth: str) -> None:

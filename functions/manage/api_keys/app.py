@@ -13,7 +13,6 @@ from fleetgate.services import apikeys
 
 app = APIGatewayHttpResolver()
 manage.install_error_handlers(app)
-DEFAULT_PAGE = 20
 
 
 class PermissionModel(BaseModel):
@@ -55,8 +54,7 @@ def create_api_key() -> Response:
 
 @app.get("/manage/v1/api-keys")
 def list_api_keys() -> Response:
-    limit = manage.query_int(app, "limit", DEFAULT_PAGE)
-    page, next_token = apikeys.list_page(limit, app.current_event.get_query_string_value("nextToken"))
+    page, next_token = apikeys.list_page(*manage.page_query(app))
     return manage.page([render(k) for k in page], next_token)
 
 

@@ -18,19 +18,17 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from fleetgate.clock import iso_utc, now_ms
 from fleetgate.dialects import manage
 from fleetgate.domain import commands as rules
 from fleetgate.domain.commands import Execution
-from fleetgate.errors import InvalidRequest, PayloadTooLarge
 from fleetgate.observability import logger, metrics
 from fleetgate.services import commands, devices
 
 app = APIGatewayHttpResolver()
 manage.install_error_handlers(app)
-DEFAULT_PAGE = 20
 MAX_BODY_BYTES = 2 * rules.MAX_PARAMS_BYTES  # params themselves are limited as compact JSON
 
 
@@ -71,13 +69,7 @@ def render(execution: Execution, now: int) -> dict[str, Any]:
 
 
 def _send_request() -> tuple[rules.CommandRequest, str | None]:
-    raw = app.current_event.decoded_body or ""
-    if len(raw.encode()) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"Payload size exceeds the limit of {MAX_BODY_BYTES} bytes")
-    try:
-        body = SendCommandRequest.model_validate(manage.parse_json_object(app))
-    except ValidationError as exc:
-        raise InvalidRequest(manage.describe(exc)) from exc
+    body = manage.parse_body(app, SendCommandRequest, max_bytes=MAX_BODY_BYTES)
     return rules.command_request(action=body.action, params=body.params, ttl=body.ttl), body.executionId
 
 
@@ -98,11 +90,9 @@ def send_command(device_id: str) -> Response:
 
 @app.get("/manage/v1/devices/<device_id>/commands")
 def list_commands(device_id: str) -> Response:
-    limit = manage.query_int(app, "limit", DEFAULT_PAGE)
+    limit, token = manage.page_query(app)
     devices.get(device_id)
-    page, next_token = commands.list_page(
-        device_id, limit, app.current_event.get_query_string_value("nextToken")
-    )
+    page, next_token = commands.list_page(device_id, limit, token)
     now = now_ms()
     return manage.page([render(e, now) for e in page], next_token)
 

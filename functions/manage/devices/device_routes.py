@@ -1,7 +1,5 @@
 """Devices and their credentials. The access token appears only in the responses that create it."""
 
-from datetime import UTC, datetime
-
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, Field
@@ -11,7 +9,6 @@ from fleetgate.domain.devices import Device
 from fleetgate.services import claims, devices, ota, profiles
 
 router = APIGatewayHttpRouter()
-DEFAULT_PAGE = 20
 
 
 class CreateDeviceRequest(BaseModel):
@@ -22,21 +19,7 @@ class CreateDeviceRequest(BaseModel):
 
 
 def render(device: Device) -> dict:
-    out = {
-        "id": device.id,
-        "name": device.name,
-        "type": device.type,
-        "createdAt": datetime.fromtimestamp(device.created_at / 1000, UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z"),
-    }
-    if device.label is not None:
-        out["label"] = device.label
-    if device.profile_id:
-        out["profileId"] = device.profile_id
-    if device.gateway:
-        out["gateway"] = True
-    return out
+    return manage.device(device)
 
 
 @router.post("/manage/v1/devices")
@@ -53,8 +36,7 @@ def create_device() -> Response:
 
 @router.get("/manage/v1/devices")
 def list_devices() -> Response:
-    limit = manage.query_int(router, "limit", DEFAULT_PAGE)
-    page, next_token = devices.list_page(limit, router.current_event.get_query_string_value("nextToken"))
+    page, next_token = devices.list_page(*manage.page_query(router))
     return manage.page([render(d) for d in page], next_token)
 
 

@@ -1,10 +1,9 @@
 """A device's telemetry: history by key and time range, and the latest value of each key."""
 
-import time
-
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
+from fleetgate import clock
 from fleetgate.dialects import manage
 from fleetgate.services import devices, telemetry
 
@@ -20,7 +19,7 @@ def _keys() -> list[str] | None:
 @router.get("/manage/v1/devices/<device_id>/telemetry")
 def get_telemetry(device_id: str) -> Response:
     start = manage.query_int(router, "startTs", 0)
-    end = manage.query_int(router, "endTs", int(time.time() * 1000))
+    end = manage.query_int(router, "endTs", clock.now_ms())
     limit = manage.query_int(router, "limit", DEFAULT_LIMIT)
     devices.get(device_id)
     found = telemetry.history(device_id, _keys(), start, end, limit)

@@ -26,7 +26,6 @@ from fleetgate.services import devices, events
 
 app = APIGatewayHttpResolver()
 manage.install_error_handlers(app)
-DEFAULT_PAGE = 20
 
 
 def render(event: Event) -> dict[str, Any]:
@@ -53,9 +52,9 @@ def list_events(device_id: str) -> Response:
         severity=param("severity"),
         order=param("order"),
     )
-    limit = manage.query_int(app, "limit", DEFAULT_PAGE)
+    limit, token = manage.page_query(app)
     device = devices.get(device_id)
-    page, next_token = events.list_page(device.id, query, limit, param("nextToken"))
+    page, next_token = events.list_page(device.id, query, limit, token)
     return manage.page([render(e) for e in page], next_token)
 
 

@@ -19,20 +19,18 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from fleetgate import clock
 from fleetgate.clock import iso_utc
 from fleetgate.dialects import manage
 from fleetgate.domain import jobs as rules
 from fleetgate.domain.jobs import Execution, ExecutionStatus, Job
-from fleetgate.errors import InvalidRequest
 from fleetgate.observability import logger, metrics
 from fleetgate.services import jobs
 
 app = APIGatewayHttpResolver()
 manage.install_error_handlers(app)
-DEFAULT_PAGE = 20
 
 
 class _Strict(BaseModel):
@@ -78,15 +76,6 @@ class CancelJobRequest(_Strict):
     force: StrictBool = False
     reasonCode: StrictStr | None = None
     comment: StrictStr | None = None
-
-
-def _body(model: type[manage.Model], *, optional: bool = False) -> manage.Model:
-    if optional and not (app.current_event.decoded_body or "").strip():
-        return model.model_validate({})
-    try:
-        return model.model_validate(manage.parse_json_object(app))
-    except ValidationError as exc:
-        raise InvalidRequest(manage.describe(exc)) from exc
 
 
 def _number(value: Decimal) -> int | float:
@@ -161,7 +150,7 @@ def render_execution(execution: Execution, now: int) -> dict[str, Any]:
 
 @app.post("/manage/v1/jobs")
 def create_job() -> Response:
-    body = _body(CreateJobRequest)
+    body = manage.parse_body(app, CreateJobRequest)
     criteria = None
     if body.abortConfig is not None:
         criteria = [
@@ -195,8 +184,7 @@ def create_job() -> Response:
 
 @app.get("/manage/v1/jobs")
 def list_jobs() -> Response:
-    limit = manage.query_int(app, "limit", DEFAULT_PAGE)
-    page, next_token = jobs.list_page(limit, app.current_event.get_query_string_value("nextToken"))
+    page, next_token = jobs.list_page(*manage.page_query(app))
     return manage.page([render_job(j, document=False) for j in page], next_token)
 
 
@@ -207,17 +195,17 @@ def get_job(job_id: str) -> Response:
 
 @app.post("/manage/v1/jobs/<job_id>/cancel")
 def cancel_job(job_id: str) -> Response:
-    body = _body(CancelJobRequest, optional=True)
+    body = manage.parse_body(app, CancelJobRequest, optional=True)
     job = jobs.cancel(job_id, force=body.force, reason_code=body.reasonCode, comment=body.comment)
     return manage.envelope(render_job(job))
 
 
 @app.get("/manage/v1/jobs/<job_id>/executions")
 def list_job_executions(job_id: str) -> Response:
-    limit = manage.query_int(app, "limit", DEFAULT_PAGE)
-    query = app.current_event.get_query_string_value
+    limit, token = manage.page_query(app)
     now = clock.now_ms()
-    page, next_token = jobs.executions_page(job_id, query("status"), limit, query("nextToken"), now)
+    status = app.current_event.get_query_string_value("status")
+    page, next_token = jobs.executions_page(job_id, status, limit, token, now)
     return manage.page([render_execution(e, now) for e in page], next_token)
 
 

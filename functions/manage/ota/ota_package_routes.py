@@ -12,7 +12,6 @@ from fleetgate.http import HttpRequest
 from fleetgate.services import ota
 
 router = APIGatewayHttpRouter()
-DEFAULT_PAGE = 20
 
 
 class CreatePackageRequest(BaseModel):
@@ -60,11 +59,9 @@ def create_package() -> Response:
 
 @router.get("/manage/v1/ota-packages")
 def list_packages() -> Response:
-    limit = manage.query_int(router, "limit", DEFAULT_PAGE)
+    limit, token = manage.page_query(router)
     package_type = router.current_event.get_query_string_value("type") or None
-    page, next_token = ota.list_packages(
-        package_type, limit, router.current_event.get_query_string_value("nextToken")
-    )
+    page, next_token = ota.list_packages(package_type, limit, token)
     return manage.page([render.package(p) for p in page], next_token)
 
 

@@ -1,14 +1,13 @@
 """How OTA packages and assignments look in the operator API."""
 
-from datetime import UTC, datetime
 from typing import Any
 
+from fleetgate.clock import iso_utc
 from fleetgate.domain.ota import Assignment, OtaPackage
 
 
 def iso(epoch_ms: int) -> str:
-    moment = datetime.fromtimestamp(epoch_ms / 1000, UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_utc(epoch_ms, milliseconds=True)
 
 
 def package(p: OtaPackage) -> dict[str, Any]:

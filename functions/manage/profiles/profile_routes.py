@@ -1,20 +1,19 @@
 """Device profiles. The provision secret appears only in the responses that create it (profile
 creation and secret rotation); the provision key, which names the profile, is always shown."""
 
-from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from fleetgate.clock import iso_utc
 from fleetgate.dialects import manage
 from fleetgate.domain.devices import Device
 from fleetgate.domain.profiles import DeviceProfile
 from fleetgate.services import profiles
 
 router = APIGatewayHttpRouter()
-DEFAULT_PAGE = 20
 StrategyName = Literal["ALLOW_CREATE_NEW_DEVICES", "CHECK_PRE_PROVISIONED_DEVICES", "DISABLED"]
 
 
@@ -32,35 +31,19 @@ class UpdateProfileRequest(BaseModel):
     provisionStrategy: StrategyName
 
 
-def _iso(epoch_ms: int) -> str:
-    return (
-        datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    )
-
-
 def render(profile: DeviceProfile) -> dict:
     return {
         "id": profile.id,
         "name": profile.name,
         "provisionStrategy": profile.strategy.value,
         "provisionDeviceKey": profile.provision_key,
-        "createdAt": _iso(profile.created_at),
-        "updatedAt": _iso(profile.updated_at),
+        "createdAt": iso_utc(profile.created_at, milliseconds=True),
+        "updatedAt": iso_utc(profile.updated_at, milliseconds=True),
     }
 
 
 def render_device(device: Device) -> dict:
-    out: dict[str, Any] = {
-        "id": device.id,
-        "name": device.name,
-        "type": device.type,
-        "createdAt": _iso(device.created_at),
-    }
-    if device.label is not None:
-        out["label"] = device.label
-    if device.gateway:
-        out["gateway"] = True
-    return out
+    return manage.device(device, with_profile=False)
 
 
 @router.post("/manage/v1/device-profiles")
@@ -72,8 +55,7 @@ def create_profile() -> Response:
 
 @router.get("/manage/v1/device-profiles")
 def list_profiles() -> Response:
-    limit = manage.query_int(router, "limit", DEFAULT_PAGE)
-    page, next_token = profiles.list_page(limit, router.current_event.get_query_string_value("nextToken"))
+    page, next_token = profiles.list_page(*manage.page_query(router))
     return manage.page([render(p) for p in page], next_token)
 
 
@@ -102,8 +84,6 @@ def delete_profile(profile_id: str) -> Response:
 
 @router.get("/manage/v1/device-profiles/<profile_id>/devices")
 def list_profile_devices(profile_id: str) -> Response:
-    limit = manage.query_int(router, "limit", DEFAULT_PAGE)
-    page, next_token = profiles.devices_page(
-        profile_id, limit, router.current_event.get_query_string_value("nextToken")
-    )
+    limit, token = manage.page_query(router)
+    page, next_token = profiles.devices_page(profile_id, limit, token)
     return manage.page([render_device(d) for d in page], next_token)

@@ -13,18 +13,16 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from fleetgate.dialects import manage
 from fleetgate.domain import rpc as rules
 from fleetgate.domain.rpc import Rpc, RpcStatus
-from fleetgate.errors import InvalidRequest, PayloadTooLarge
 from fleetgate.services import devices, rpc
 from fleetgate.settings import get_settings
 
 router = APIGatewayHttpRouter()
 MAX_BODY_BYTES = 65_536  # as the device side's /rpc routes
-DEFAULT_PAGE = 20
 
 
 class SendRpcRequest(BaseModel):
@@ -67,13 +65,7 @@ def render(found: Rpc, now: int) -> dict[str, Any]:
 
 
 def _send_request() -> rules.RpcRequest:
-    raw = router.current_event.decoded_body or ""
-    if len(raw.encode()) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"Payload size exceeds the limit of {MAX_BODY_BYTES} bytes")
-    try:
-        body = SendRpcRequest.model_validate(manage.parse_json_object(router))
-    except ValidationError as exc:
-        raise InvalidRequest(manage.describe(exc)) from exc
+    body = manage.parse_body(router, SendRpcRequest, max_bytes=MAX_BODY_BYTES)
     return rules.rpc_request(
         method=body.method,
         params=body.params,
@@ -106,11 +98,9 @@ def send_rpc(device_id: str) -> Response:
 
 @router.get("/manage/v1/devices/<device_id>/rpc")
 def list_rpcs(device_id: str) -> Response:
-    limit = manage.query_int(router, "limit", DEFAULT_PAGE)
+    limit, token = manage.page_query(router)
     devices.get(device_id)
-    page, next_token = rpc.list_page(
-        device_id, limit, router.current_event.get_query_string_value("nextToken")
-    )
+    page, next_token = rpc.list_page(device_id, limit, token)
     now = rpc.now_ms()
     return manage.page([render(r, now) for r in page], next_token)
 

@@ -15,7 +15,6 @@ from fleetgate.services import devices, shadows
 
 app = APIGatewayHttpResolver()
 manage.install_error_handlers(app)
-DEFAULT_PAGE = 20
 
 
 def addressed_shadow() -> str:
@@ -56,11 +55,9 @@ def delete_shadow(device_id: str) -> Response:
 
 @app.get("/manage/v1/devices/<device_id>/shadows")
 def list_named_shadows(device_id: str) -> Response:
-    limit = manage.query_int(app, "limit", DEFAULT_PAGE)
+    limit, token = manage.page_query(app)
     devices.get(device_id)
-    found, next_token = shadows.list_named(
-        device_id, limit, app.current_event.get_query_string_value("nextToken")
-    )
+    found, next_token = shadows.list_named(device_id, limit, token)
     data = [
         {"name": name, "version": shadow.version, "updatedAt": iso_utc(shadow.timestamp * 1000)}
         for name, shadow in found
@@ -71,11 +68,9 @@ def list_named_shadows(device_id: str) -> Response:
 @app.get("/manage/v1/devices/<device_id>/shadow/history")
 def get_shadow_history(device_id: str) -> Response:
     name = addressed_shadow()
-    limit = manage.query_int(app, "limit", DEFAULT_PAGE)
+    limit, token = manage.page_query(app)
     devices.get(device_id)
-    entries, next_token = shadows.history(
-        device_id, name, limit, app.current_event.get_query_string_value("nextToken")
-    )
+    entries, next_token = shadows.history(device_id, name, limit, token)
     return manage.page([render_entry(e) for e in entries], next_token)
 
 

@@ -15,7 +15,6 @@ from fleetgate.services import groups
 
 app = APIGatewayHttpResolver()
 manage.install_error_handlers(app)
-DEFAULT_PAGE = 20
 
 
 class CreateGroupRequest(BaseModel):
@@ -37,12 +36,6 @@ def render_thing(thing: Thing) -> dict:
     return {"thingName": thing.name, "deviceId": thing.id}
 
 
-def _page(limit_default: int = DEFAULT_PAGE) -> tuple[int, str | None]:
-    return manage.query_int(app, "limit", limit_default), app.current_event.get_query_string_value(
-        "nextToken"
-    )
-
-
 @app.post("/manage/v1/thing-groups")
 def create_group() -> Response:
     body = manage.parse_body(app, CreateGroupRequest)
@@ -51,7 +44,7 @@ def create_group() -> Response:
 
 @app.get("/manage/v1/thing-groups")
 def list_groups() -> Response:
-    page, next_token = groups.list_page(*_page())
+    page, next_token = groups.list_page(*manage.page_query(app))
     return manage.page([render(g) for g in page], next_token)
 
 
@@ -68,7 +61,7 @@ def delete_group(name: str) -> Response:
 
 @app.get("/manage/v1/thing-groups/<name>/things")
 def list_members(name: str) -> Response:
-    page, next_token = groups.members_page(name, *_page())
+    page, next_token = groups.members_page(name, *manage.page_query(app))
     return manage.page([render_thing(t) for t in page], next_token)
 
 

@@ -25,6 +25,8 @@ class Settings:
     shadows_table: str = ""
     telemetry_table: str = ""
     telemetry_retention_days: int = 90
+    event_retention_days: int = 90  # events' TTL (EventRetentionDays)
+    shadow_history_retention_days: int = 90  # accepted reports' TTL (ShadowHistoryRetentionDays)
     device_payload_limit_bytes: int = 1_048_576
     operator_user_pool_client_id: str = ""
     long_poll_cap_seconds: int = 25

@@ -3,6 +3,14 @@
 Clients are created on first use and cached per execution environment (``functools.cache``), never at
 import time, so cold starts stay small and tests can swap the backend with ``reset_clients()``.
 ``AWS_ENDPOINT_URL`` (set by the local stack) points every client at moto.
+
+The DynamoDB idioms every repository shares live here, once:
+- ``query_page``: a page of a Query and its opaque ``nextToken``. A token comes back only in the shape
+  its listing issues (``PageKey``: the key attributes and their types, the partition, a sort prefix),
+  so a forged or foreign token is a 400 and never reaches DynamoDB.
+- ``create_all``: a record and the claims that keep its name unique, written in one transaction, each
+  only where its key is free; a taken claim is a ``Conflict`` that names it.
+- ``write_batches``: BatchWriteItem in calls of 25, resending what DynamoDB leaves unprocessed.
 """
 
 from __future__ import annotations
@@ -10,8 +18,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -20,6 +30,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, HTTPClientError
 
 from fleetgate.errors import Conflict, FleetgateError, InvalidRequest, Retryable
+from fleetgate.retry import backoff
+
+BATCH_WRITE_ITEMS = 25  # BatchWriteItem's limit
+BATCH_ROUNDS = 8  # tries of one batch before its unprocessed rest is given back to the caller
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
 
@@ -92,6 +106,7 @@ def encode_cursor(key: dict[str, Any] | None) -> str | None:
 
 
 def decode_cursor(token: str | None) -> dict[str, Any] | None:
+    """The JSON object a token holds (None for no token); not yet checked against any listing."""
     if not token:
         return None
     try:
@@ -103,14 +118,97 @@ def decode_cursor(token: str | None) -> dict[str, Any] | None:
     return key
 
 
-def query_page(params: dict[str, Any], next_token: str | None) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of a DynamoDB Query, resumed from (and returning) an opaque ``nextToken``."""
+@dataclass(frozen=True)
+class PageKey:
+    """The ``LastEvaluatedKey`` one listing issues: its attributes and their types (``"S"`` or ``"N"``:
+    the table's key plus the index's), the partition it lists (``scope``: attribute and value), and
+    optionally a prefix every sort value of the listing has (``prefix``: attribute and prefix)."""
+
+    types: Mapping[str, str]
+    scope: tuple[str, str]
+    prefix: tuple[str, str] | None = None
+
+    def check(self, key: dict[str, Any]) -> dict[str, Any]:
+        """``key`` if this listing could have issued it, else ``InvalidRequest``: a token of another
+        listing, partition or shape never reaches DynamoDB."""
+        if set(key) != set(self.types) or not all(
+            _typed(key[name], kind) for name, kind in self.types.items()
+        ):
+            raise InvalidRequest("Invalid nextToken")
+        scope, value = self.scope
+        if key[scope] != {"S": value}:
+            raise InvalidRequest("Invalid nextToken")
+        if self.prefix is not None:
+            name, start = self.prefix
+            if not key[name]["S"].startswith(start):
+                raise InvalidRequest("Invalid nextToken")
+        return key
+
+
+def _typed(value: Any, kind: str) -> bool:
+    if not isinstance(value, dict) or set(value) != {kind} or not isinstance(value[kind], str):
+        return False
+    if kind == "N":
+        try:
+            return Decimal(value[kind]).is_finite()
+        except ArithmeticError:
+            return False
+    return kind == "S"
+
+
+def query_page(
+    params: dict[str, Any], next_token: str | None, key: PageKey
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of a DynamoDB Query, resumed from (and returning) an opaque ``nextToken``; a token is
+    accepted only in the shape and partition ``key`` describes (``InvalidRequest`` otherwise)."""
     start = decode_cursor(next_token)
-    if start:
-        params = {**params, "ExclusiveStartKey": start}
+    if start is not None:
+        params = {**params, "ExclusiveStartKey": key.check(start)}
     with translated_errors():
         page = client("dynamodb").query(**params)
     return page.get("Items", []), encode_cursor(page.get("LastEvaluatedKey"))
+
+
+def create_all(table: str, items: Sequence[dict[str, Any]], taken: Mapping[int, str]) -> None:
+    """Write ``items`` in one transaction, each only where its key is free: a record together with the
+    claims that keep a name (or title, or key) unique. When the claim at index ``i`` is already held,
+    the ``Conflict`` says ``taken[i]`` (the first such index in ``taken``'s order); any other failure
+    passes through."""
+    absent = "attribute_not_exists(pk)"
+    try:
+        with translated_errors():
+            client("dynamodb").transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": table, "Item": item, "ConditionExpression": absent}}
+                    for item in items
+                ]
+            )
+    except Conflict as exc:
+        codes = cancellation_codes(exc)
+        for index, message in taken.items():
+            if len(codes) > index and codes[index] == "ConditionalCheckFailed":
+                raise Conflict(message) from exc
+        raise
+
+
+def write_batches(table: str, requests: Sequence[dict[str, Any]], *, rounds: int = BATCH_ROUNDS) -> int:
+    """Send ``PutRequest``/``DeleteRequest`` elements to ``table`` in BatchWriteItem calls of 25, each
+    call resending what DynamoDB left unprocessed (with jitter) for up to ``rounds`` tries. Returns how
+    many requests were still unprocessed at the end: the caller decides whether that is an error."""
+    ddb = client("dynamodb")
+    left_over = 0
+    for first in range(0, len(requests), BATCH_WRITE_ITEMS):
+        pending: list[dict[str, Any]] = list(requests[first : first + BATCH_WRITE_ITEMS])
+        for attempt in range(rounds):
+            with translated_errors():
+                unprocessed = ddb.batch_write_item(RequestItems={table: pending}).get("UnprocessedItems")
+            pending = (unprocessed or {}).get(table, [])
+            if not pending:
+                break
+            if attempt + 1 < rounds:
+                backoff(attempt)
+        left_over += len(pending)
+    return left_over
 
 
 def s(value: str) -> dict[str, str]:

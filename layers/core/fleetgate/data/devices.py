@@ -12,20 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleetgate.data.aws import (
-    cancellation_codes,
-    client,
-    n,
-    query_page,
-    s,
-    translated_errors,
-)
+from fleetgate.data.aws import PageKey, client, create_all, n, query_page, s, translated_errors
 from fleetgate.domain.devices import Device, DeviceIdentity
-from fleetgate.errors import Conflict, NotFound
+from fleetgate.errors import NotFound
 
 META = "META"
 INDEX = "ByKindAndName"
 PROFILE_INDEX = "ByProfileAndName"
+BY_KIND_KEY = {"pk": "S", "sk": "S", "kind": "S", "name": "S"}  # a ByKindAndName page's last key
 
 
 def _device_key(device_id: str) -> dict[str, Any]:
@@ -109,7 +103,7 @@ def kind_page(
         "ExpressionAttributeValues": {":kind": s(kind)},
         "Limit": limit,
     }
-    return query_page(params, next_token)
+    return query_page(params, next_token, PageKey(BY_KIND_KEY, ("kind", kind)))
 
 
 class DeviceRepository:
@@ -117,39 +111,12 @@ class DeviceRepository:
         self.table = table
 
     def create(self, device: Device) -> None:
-        absent = "attribute_not_exists(pk)"
-        try:
-            with translated_errors():
-                client("dynamodb").transact_write_items(
-                    TransactItems=[
-                        {
-                            "Put": {
-                                "TableName": self.table,
-                                "Item": _name_key(device.name) | {"deviceId": s(device.id)},
-                                "ConditionExpression": absent,
-                            }
-                        },
-                        {
-                            "Put": {
-                                "TableName": self.table,
-                                "Item": _device_item(device),
-                                "ConditionExpression": absent,
-                            }
-                        },
-                        {
-                            "Put": {
-                                "TableName": self.table,
-                                "Item": _token_item(device),
-                                "ConditionExpression": absent,
-                            }
-                        },
-                    ]
-                )
-        except Conflict as exc:
-            codes = cancellation_codes(exc)
-            if codes and codes[0] == "ConditionalCheckFailed":
-                raise Conflict(f"A device named '{device.name}' already exists") from exc
-            raise
+        """The device, its name claim and its token at once; a taken name is a Conflict."""
+        create_all(
+            self.table,
+            [_name_key(device.name) | {"deviceId": s(device.id)}, _device_item(device), _token_item(device)],
+            {0: f"A device named '{device.name}' already exists"},
+        )
 
     def get(self, device_id: str) -> Device:
         with translated_errors():
@@ -196,7 +163,8 @@ class DeviceRepository:
             "ExpressionAttributeValues": {":p": s(profile_id)},
             "Limit": limit,
         }
-        items, cursor = query_page(params, next_token)
+        key = PageKey({"pk": "S", "sk": "S", "profileId": "S", "name": "S"}, ("profileId", profile_id))
+        items, cursor = query_page(params, next_token, key)
         return [_device_from(i) for i in items], cursor
 
     def delete(self, device: Device) -> None:

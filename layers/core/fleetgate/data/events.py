@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleetgate.data.aws import client, decode_cursor, encode_cursor, n, s, translated_errors
+from fleetgate.data.aws import PageKey, client, n, query_page, s, translated_errors
 from fleetgate.domain.events import Event, EventQuery
-from fleetgate.errors import InvalidRequest
 
 
 class EventRepository:
@@ -59,14 +58,9 @@ class EventRepository:
         }
         if filters:
             params["FilterExpression"] = " AND ".join(filters)
-        start = decode_cursor(next_token)
-        if start is not None:
-            params["ExclusiveStartKey"] = _checked_cursor(start, device_id)
-        with translated_errors():
-            page = client("dynamodb").query(**params)
-        return [_event_from(item) for item in page.get("Items", [])], encode_cursor(
-            page.get("LastEvaluatedKey")
-        )
+        key = PageKey({"deviceId": "S", "sk": "S"}, ("deviceId", device_id))
+        items, token = query_page(params, next_token, key)
+        return [_event_from(item) for item in items], token
 
 
 def _event_from(item: dict[str, Any]) -> Event:
@@ -81,17 +75,3 @@ def _event_from(item: dict[str, Any]) -> Event:
         received_at=int(item["receivedAt"]["N"]),
         retain_until=int(item["expiresAt"]["N"]),
     )
-
-
-def _checked_cursor(key: dict[str, Any], device_id: str) -> dict[str, Any]:
-    """A pagination token is valid only for the device it was issued for."""
-    valid = (
-        set(key) == {"deviceId", "sk"}
-        and key["deviceId"] == {"S": device_id}
-        and isinstance(key["sk"], dict)
-        and set(key["sk"]) == {"S"}
-        and isinstance(key["sk"]["S"], str)
-    )
-    if not valid:
-        raise InvalidRequest("Invalid nextToken")
-    return key

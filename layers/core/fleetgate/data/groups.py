@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleetgate.data.aws import cancellation_codes, client, n, query_page, s, translated_errors
+from fleetgate.data.aws import PageKey, cancellation_codes, client, n, query_page, s, translated_errors
 from fleetgate.data.devices import kind_page
 from fleetgate.domain.devices import Thing
 from fleetgate.domain.groups import ThingGroup
@@ -82,7 +82,8 @@ class GroupRepository:
         }
         if limit is not None:
             params["Limit"] = limit
-        items, cursor = query_page(params, next_token)
+        key = PageKey({"pk": "S", "sk": "S"}, ("pk", f"GROUP#{name}"), ("sk", "THING#"))
+        items, cursor = query_page(params, next_token, key)
         return [Thing(i["deviceId"]["S"], i["thingName"]["S"]) for i in items], cursor
 
     def members(self, name: str) -> list[Thing]:

@@ -22,8 +22,6 @@ on the job: still running, not force-canceled), so the counters always match the
 from __future__ import annotations
 
 import json
-import random
-import time
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from enum import Enum
@@ -31,7 +29,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from fleetgate.data.aws import client, decode_cursor, encode_cursor, n, s, translate, translated_errors
+from fleetgate.data.aws import PageKey, client, n, query_page, s, translate, translated_errors, write_batches
 from fleetgate.domain.devices import Thing
 from fleetgate.domain.jobs import (
     AbortCriterion,
@@ -44,8 +42,9 @@ from fleetgate.domain.jobs import (
     JobStatus,
     TargetSelection,
 )
-from fleetgate.errors import Conflict, InvalidRequest, NotFound, Retryable
+from fleetgate.errors import Conflict, NotFound, Retryable
 from fleetgate.jsonutil import dumps
+from fleetgate.retry import ATTEMPTS, backoff
 
 JOB_SK = "JOB"
 KIND = "job"
@@ -55,8 +54,6 @@ DEADLINE_INDEX = "ByJobAndDeadline"
 CREATED_INDEX = "ByKindAndCreatedAt"
 MAX_TRANSACTION_ITEMS = 100
 MAX_PAGE_SIZE = 100
-BATCH_WRITE_ITEMS = 25
-MAX_ATTEMPTS = 8
 
 
 class StaleExecution(Conflict):
@@ -318,7 +315,7 @@ class JobsRepository:
             pending = [e for i, e in enumerate(chunk) if i not in taken] + pending[len(chunk) :]
             if not taken:
                 attempt += 1
-                if attempt >= MAX_ATTEMPTS:
+                if attempt >= ATTEMPTS:
                     raise Retryable("The job is being changed by many writers; retry the request")
                 backoff(attempt)
         return existing
@@ -369,14 +366,9 @@ class JobsRepository:
             "ScanIndexForward": False,
             "Limit": min(limit, MAX_PAGE_SIZE),
         }
-        start = decode_cursor(next_token)
-        if start is not None:
-            params["ExclusiveStartKey"] = _checked_cursor(
-                start, {"pk", "sk", "kind", "createdAt"}, "kind", KIND
-            )
-        with translated_errors():
-            page = client("dynamodb").query(**params)
-        return [_job_from(i) for i in page.get("Items", [])], encode_cursor(page.get("LastEvaluatedKey"))
+        key = PageKey({"pk": "S", "sk": "S", "kind": "S", "createdAt": "N"}, ("kind", KIND))
+        items, token = query_page(params, next_token, key)
+        return [_job_from(i) for i in items], token
 
     def cancel(
         self, job_id: str, *, force: bool, reason_code: str | None, comment: str | None, now: int
@@ -402,88 +394,84 @@ class JobsRepository:
         if comment is not None:
             sets.append("#comment = :comment")
             values[":comment"] = s(comment)
-        try:
-            item = client("dynamodb").update_item(
-                TableName=self.table,
-                Key=job_key(job_id),
-                UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression="attribute_exists(pk) AND #status <> :completed",
-                ExpressionAttributeNames={
-                    "#status": "status",
-                    **({"#comment": "comment"} if comment is not None else {}),
-                },
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )["Attributes"]
-        except ClientError as exc:
-            if _code(exc) != "ConditionalCheckFailedException":
-                raise translate(exc) from exc
-            if not exc.response.get("Item"):
-                raise NotFound(f"Job '{job_id}' not found") from exc
-            raise Conflict(f"Job '{job_id}' is COMPLETED and cannot be canceled") from exc
+        item, old = self._update_job(
+            Key=job_key(job_id),
+            UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression="attribute_exists(pk) AND #status <> :completed",
+            ExpressionAttributeNames={
+                "#status": "status",
+                **({"#comment": "comment"} if comment is not None else {}),
+            },
+            ExpressionAttributeValues=values,
+        )
+        if item is None:
+            if old is None:
+                raise NotFound(f"Job '{job_id}' not found")
+            raise Conflict(f"Job '{job_id}' is COMPLETED and cannot be canceled")
         return _job_from(item)
 
     def complete_if_done(self, job_id: str, now: int) -> tuple[bool, Job | None]:
         """Mark a SNAPSHOT job COMPLETED if none of its executions is pending any more. Returns whether
         it did, and the job as it is (one call either way: a failed condition returns the item)."""
-        try:
-            item = client("dynamodb").update_item(
-                TableName=self.table,
-                Key=job_key(job_id),
-                UpdateExpression="SET #status = :completed, completedAt = :now, lastUpdatedAt = :now",
-                ConditionExpression=(
-                    "#status = :running AND targetSelection = :snapshot AND attribute_not_exists(creating) "
-                    "AND #queued = :zero AND #inProgress = :zero"
-                ),
-                ExpressionAttributeNames={
-                    "#status": "status",
-                    "#queued": _count(ExecutionStatus.QUEUED),
-                    "#inProgress": _count(ExecutionStatus.IN_PROGRESS),
-                },
-                ExpressionAttributeValues={
-                    ":completed": s(JobStatus.COMPLETED.value),
-                    ":running": s(JobStatus.IN_PROGRESS.value),
-                    ":snapshot": s(TargetSelection.SNAPSHOT.value),
-                    ":zero": n(0),
-                    ":now": n(now),
-                },
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )["Attributes"]
-        except ClientError as exc:
-            if _code(exc) != "ConditionalCheckFailedException":
-                raise translate(exc) from exc
-            old = exc.response.get("Item")
+        item, old = self._update_job(
+            Key=job_key(job_id),
+            UpdateExpression="SET #status = :completed, completedAt = :now, lastUpdatedAt = :now",
+            ConditionExpression=(
+                "#status = :running AND targetSelection = :snapshot AND attribute_not_exists(creating) "
+                "AND #queued = :zero AND #inProgress = :zero"
+            ),
+            ExpressionAttributeNames={
+                "#status": "status",
+                "#queued": _count(ExecutionStatus.QUEUED),
+                "#inProgress": _count(ExecutionStatus.IN_PROGRESS),
+            },
+            ExpressionAttributeValues={
+                ":completed": s(JobStatus.COMPLETED.value),
+                ":running": s(JobStatus.IN_PROGRESS.value),
+                ":snapshot": s(TargetSelection.SNAPSHOT.value),
+                ":zero": n(0),
+                ":now": n(now),
+            },
+        )
+        if item is None:
             return False, _job_from(old) if old else None
         return True, _job_from(item)
 
     def abort(self, job_id: str, comment: str, now: int, reason_code: str) -> Job | None:
         """Cancel a running job because its abort criteria fired; None when it was not running."""
+        item, _ = self._update_job(
+            Key=job_key(job_id),
+            UpdateExpression=(
+                "SET #status = :canceled, reasonCode = :reason, #comment = :comment, "
+                "completedAt = :now, lastUpdatedAt = :now"
+            ),
+            ConditionExpression="#status = :running",
+            ExpressionAttributeNames={"#status": "status", "#comment": "comment"},
+            ExpressionAttributeValues={
+                ":canceled": s(JobStatus.CANCELED.value),
+                ":running": s(JobStatus.IN_PROGRESS.value),
+                ":reason": s(reason_code),
+                ":comment": s(comment),
+                ":now": n(now),
+            },
+        )
+        return None if item is None else _job_from(item)
+
+    def _update_job(self, **params: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """A conditional UpdateItem of a job: ``(the updated item, None)``, or, when the condition
+        failed, ``(None, the item as it was)`` (None when there is none), read by the same call."""
         try:
-            item = client("dynamodb").update_item(
+            updated = client("dynamodb").update_item(
                 TableName=self.table,
-                Key=job_key(job_id),
-                UpdateExpression=(
-                    "SET #status = :canceled, reasonCode = :reason, #comment = :comment, "
-                    "completedAt = :now, lastUpdatedAt = :now"
-                ),
-                ConditionExpression="#status = :running",
-                ExpressionAttributeNames={"#status": "status", "#comment": "comment"},
-                ExpressionAttributeValues={
-                    ":canceled": s(JobStatus.CANCELED.value),
-                    ":running": s(JobStatus.IN_PROGRESS.value),
-                    ":reason": s(reason_code),
-                    ":comment": s(comment),
-                    ":now": n(now),
-                },
                 ReturnValues="ALL_NEW",
-            )["Attributes"]
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **params,
+            )
         except ClientError as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
-                return None
-            raise translate(exc) from exc
-        return _job_from(item)
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise translate(exc) from exc
+            return None, exc.response.get("Item")
+        return updated["Attributes"], None
 
     def group_jobs(self, group: str) -> list[JobRef]:
         """The CONTINUOUS jobs that target ``group`` (possibly some that ended since)."""
@@ -498,16 +486,7 @@ class JobsRepository:
     def forget_group_targets(self, job_id: str, groups: Sequence[str]) -> None:
         """Drop a finished CONTINUOUS job from its groups' index (best effort: a stale entry only costs
         a failed conditional write when a thing joins)."""
-        keys = [{"DeleteRequest": {"Key": group_key(g, job_id)}} for g in groups]
-        for i in range(0, len(keys), BATCH_WRITE_ITEMS):
-            requests = {self.table: keys[i : i + BATCH_WRITE_ITEMS]}
-            for attempt in range(MAX_ATTEMPTS):
-                with translated_errors():
-                    left = client("dynamodb").batch_write_item(RequestItems=requests).get("UnprocessedItems")
-                if not left:
-                    break
-                requests = left
-                backoff(attempt)
+        write_batches(self.table, [{"DeleteRequest": {"Key": group_key(g, job_id)}} for g in groups])
 
     # ------------------------------------------------------------------ executions
     def execution(self, device_id: str, job_id: str) -> Execution | None:
@@ -566,16 +545,9 @@ class JobsRepository:
         """A job's executions by thing name (eventually consistent), optionally of one status."""
         params = self._by_job(job_id, [status] if status else None)
         params["Limit"] = min(limit, MAX_PAGE_SIZE)
-        start = decode_cursor(next_token)
-        if start is not None:
-            params["ExclusiveStartKey"] = _checked_cursor(
-                start, {"pk", "sk", "jobId", "thingName"}, "jobId", job_id
-            )
-        with translated_errors():
-            page = client("dynamodb").query(**params)
-        return [_execution_from(i) for i in page.get("Items", [])], encode_cursor(
-            page.get("LastEvaluatedKey")
-        )
+        key = PageKey({"pk": "S", "sk": "S", "jobId": "S", "thingName": "S"}, ("jobId", job_id))
+        items, token = query_page(params, next_token, key)
+        return [_execution_from(i) for i in items], token
 
     def executions_with_status(self, job_id: str, statuses: Sequence[ExecutionStatus]) -> Iterator[Execution]:
         """A job's executions of some statuses, read page by page as the caller goes (eventually
@@ -686,28 +658,3 @@ class JobsRepository:
 
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def _checked_cursor(key: dict[str, Any], names: set[str], scope: str, value: str) -> dict[str, Any]:
-    """A pagination token is only valid for the listing it was issued for."""
-    try:
-        valid = (
-            set(key) == names
-            and key[scope] == {"S": value}
-            and all(
-                isinstance(v, dict)
-                and len(v) == 1
-                and next(iter(v)) in ("S", "N")
-                and isinstance(next(iter(v.values())), str)
-                for v in key.values()
-            )
-        )
-    except (KeyError, TypeError, AttributeError):
-        valid = False
-    if not valid:
-        raise InvalidRequest("Invalid nextToken")
-    return key
-
-
-def backoff(attempt: int) -> None:
-    time.sleep(random.uniform(0, 0.004 * 2 ** min(attempt, 6)))  # noqa: S311 - jitter, not crypto

@@ -18,8 +18,10 @@ import json
 from typing import Any
 
 from fleetgate.data.aws import (
+    PageKey,
     cancellation_codes,
     client,
+    create_all,
     n,
     query_page,
     s,
@@ -127,36 +129,18 @@ class OtaRepository:
 
     # ------------------------------------------------------------------ packages
     def create(self, package: OtaPackage) -> None:
-        absent = "attribute_not_exists(pk)"
-        try:
-            with translated_errors():
-                client("dynamodb").transact_write_items(
-                    TransactItems=[
-                        {
-                            "Put": {
-                                "TableName": self.table,
-                                "Item": _title_key(package.type, package.title, package.version)
-                                | {"packageId": s(package.id)},
-                                "ConditionExpression": absent,
-                            }
-                        },
-                        {
-                            "Put": {
-                                "TableName": self.table,
-                                "Item": _package_item(package),
-                                "ConditionExpression": absent,
-                            }
-                        },
-                    ]
-                )
-        except Conflict as exc:
-            codes = cancellation_codes(exc)
-            if codes and codes[0] == "ConditionalCheckFailed":
-                raise Conflict(
-                    f"A {package.type} package titled '{package.title}' with version '{package.version}' "
-                    "already exists"
-                ) from exc
-            raise
+        """The package and its title-and-version claim at once; a taken claim is a Conflict."""
+        create_all(
+            self.table,
+            [
+                _title_key(package.type, package.title, package.version) | {"packageId": s(package.id)},
+                _package_item(package),
+            ],
+            {
+                0: f"A {package.type} package titled '{package.title}' with version '{package.version}' "
+                "already exists"
+            },
+        )
 
     def get(self, package_id: str) -> OtaPackage:
         with translated_errors():
@@ -186,7 +170,12 @@ class OtaRepository:
             "ScanIndexForward": False,
             "Limit": limit,
         }
-        items, cursor = query_page(params, next_token)
+        key = PageKey(
+            {"pk": "S", "sk": "S", "kind": "S", "listKey": "S"},
+            ("kind", PACKAGE_KIND),
+            ("listKey", f"{package_type}#") if package_type else None,
+        )
+        items, cursor = query_page(params, next_token, key)
         return [_package_from(i) for i in items], cursor
 
     def mark_ready(self, package: OtaPackage) -> None:

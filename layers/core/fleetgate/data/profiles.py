@@ -22,14 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fleetgate.data.aws import (
-    cancellation_codes,
-    client,
-    n,
-    query_page,
-    s,
-    translated_errors,
-)
+from fleetgate.data.aws import PageKey, client, create_all, n, query_page, s, translated_errors
+from fleetgate.data.devices import BY_KIND_KEY
 from fleetgate.domain.profiles import DeviceProfile, MqttBasic, Strategy
 from fleetgate.errors import Conflict, NotFound
 
@@ -106,25 +100,14 @@ class ProfileRepository:
 
     def create(self, profile: DeviceProfile) -> None:
         """The profile, its name and its provision key at once; a taken name or key is a Conflict."""
-        try:
-            with translated_errors():
-                client("dynamodb").transact_write_items(
-                    TransactItems=[
-                        {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": _ABSENT}}
-                        for item in (
-                            _profile_item(profile),
-                            {**_name_key(profile.name), "id": s(profile.id)},
-                            _key_item(profile),
-                        )
-                    ]
-                )
-        except Conflict as exc:
-            codes = cancellation_codes(exc)
-            if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
-                raise Conflict(f"A device profile named '{profile.name}' already exists") from exc
-            if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
-                raise Conflict("That provisionDeviceKey is already used by another device profile") from exc
-            raise
+        create_all(
+            self.table,
+            [_profile_item(profile), {**_name_key(profile.name), "id": s(profile.id)}, _key_item(profile)],
+            {
+                1: f"A device profile named '{profile.name}' already exists",
+                2: "That provisionDeviceKey is already used by another device profile",
+            },
+        )
 
     def get(self, profile_id: str) -> DeviceProfile:
         with translated_errors():
@@ -150,7 +133,7 @@ class ProfileRepository:
             "ExpressionAttributeValues": {":kind": s("profile")},
             "Limit": limit,
         }
-        items, cursor = query_page(params, next_token)
+        items, cursor = query_page(params, next_token, PageKey(BY_KIND_KEY, ("kind", "profile")))
         return [_profile_from(i) for i in items], cursor
 
     def replace(self, current: DeviceProfile, updated: DeviceProfile) -> None:

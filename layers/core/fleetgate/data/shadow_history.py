@@ -11,14 +11,10 @@ Entries expire through DynamoDB TTL (``expiresAt``, epoch seconds).
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from typing import Any
 
-from fleetgate.data.aws import client, n, query_page, s, translated_errors
-
-_BATCH = 25  # BatchWriteItem's limit
-_MAX_BATCH_ROUNDS = 8  # resubmissions of unprocessed deletes before giving up (TTL then expires them)
+from fleetgate.data.aws import PageKey, client, n, query_page, s, translated_errors, write_batches
 
 
 @dataclass(frozen=True)
@@ -65,6 +61,7 @@ class ShadowHistoryRepository:
                 "Limit": limit,
             },
             next_token,
+            PageKey({"deviceId": "S", "entry": "S"}, ("deviceId", device_id), ("entry", f"{shadow_name}#")),
         )
         return [_entry_from(item) for item in items], token
 
@@ -81,18 +78,7 @@ class ShadowHistoryRepository:
                 ExpressionAttributeNames={"#e": "entry"},
             )
             for page in pages:
-                keys = page.get("Items", [])
-                for start in range(0, len(keys), _BATCH):
-                    self._delete_batch(keys[start : start + _BATCH])
-
-    def _delete_batch(self, keys: list[dict[str, Any]]) -> None:
-        requests: list[dict[str, Any]] = [{"DeleteRequest": {"Key": key}} for key in keys]
-        for attempt in range(_MAX_BATCH_ROUNDS):
-            result = client("dynamodb").batch_write_item(RequestItems={self.table: requests})
-            requests = result.get("UnprocessedItems", {}).get(self.table, [])
-            if not requests:
-                return
-            time.sleep(0.05 * 2**attempt)
+                write_batches(self.table, [{"DeleteRequest": {"Key": key}} for key in page.get("Items", [])])
 
 
 def _entry_key(shadow_name: str, version: int) -> str:

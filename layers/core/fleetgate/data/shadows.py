@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fleetgate.data.aws import cancellation_codes, client, n, query_page, s, translated_errors
+from fleetgate.data.aws import PageKey, cancellation_codes, client, n, query_page, s, translated_errors
 from fleetgate.domain.shadow import CLASSIC, Shadow
 from fleetgate.errors import Conflict, FleetgateError, VersionConflict
 
@@ -114,6 +114,7 @@ class ShadowRepository:
                     "Limit": limit - len(found),
                 },
                 token,
+                PageKey({"deviceId": "S", "shadowName": "S"}, ("deviceId", device_id)),
             )
             found.extend((item["shadowName"]["S"], _summary_from(item)) for item in items)
             if token is None or len(found) >= limit:

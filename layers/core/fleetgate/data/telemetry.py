@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from typing import Any
 
-from fleetgate.data.aws import client, n, s, translated_errors
+from fleetgate.data.aws import client, n, s, translated_errors, write_batches
 from fleetgate.domain.telemetry import LatestValue, TelemetryRecord
 from fleetgate.errors import Conflict, Retryable
+from fleetgate.retry import on_conflict
 
 LATEST = "LATEST"
 TS_DIGITS = 15
-BATCH = 25
 FAST_PATH_KEYS = 30  # beyond this many keys the condition expression gets too long: read-modify-write
 MAX_QUERY_PAGES = 20
 
@@ -54,17 +53,8 @@ class TelemetryRepository:
             }
             for r in records
         ]
-        ddb = client("dynamodb")
-        for start in range(0, len(requests), BATCH):
-            pending = {self.table: requests[start : start + BATCH]}
-            for attempt in range(6):
-                with translated_errors():
-                    pending = ddb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-                if not pending:
-                    break
-                time.sleep(0.02 * 2**attempt)
-            if pending:
-                raise Retryable("Telemetry could not be stored; retry the request")
+        if write_batches(self.table, requests):
+            raise Retryable("Telemetry could not be stored; retry the request")
 
     def update_latest(self, device_id: str, latest: dict[str, LatestValue]) -> None:
         if not latest:
@@ -100,7 +90,8 @@ class TelemetryRepository:
     def _merge_latest(self, device_id: str, latest: dict[str, LatestValue]) -> None:
         ddb = client("dynamodb")
         key = {"deviceId": s(device_id), "sk": s(LATEST)}
-        for attempt in range(8):
+
+        def merge() -> None:
             with translated_errors():
                 item = ddb.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item") or {}
             rev = int(item.get("rev", {}).get("N", "0"))
@@ -115,13 +106,10 @@ class TelemetryRepository:
                 if item
                 else {"ConditionExpression": "attribute_not_exists(deviceId)"}
             )
-            try:
-                with translated_errors():
-                    ddb.put_item(TableName=self.table, Item=merged, **condition)
-                return
-            except Conflict:
-                time.sleep(0.005 * 2**attempt)
-        raise Retryable("Latest telemetry is under heavy contention; retry the request")
+            with translated_errors():
+                ddb.put_item(TableName=self.table, Item=merged, **condition)
+
+        on_conflict(merge, busy="Latest telemetry is under heavy contention; retry the request")
 
     @staticmethod
     def _latest_value(item: LatestValue) -> dict[str, Any]:

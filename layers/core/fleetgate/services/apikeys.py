@@ -12,12 +12,13 @@ import base64
 import binascii
 import time
 
+from fleetgate import clock
 from fleetgate.data.apikeys import ApiKeyRepository
 from fleetgate.domain.apikeys import KEY_ID_PATTERN, ApiKey, new_api_key
-from fleetgate.errors import Forbidden, InvalidRequest, Unauthorized
+from fleetgate.domain.paging import check_limit
+from fleetgate.errors import Forbidden, Unauthorized
 from fleetgate.settings import get_settings
 
-MAX_PAGE = 100
 MAX_HEADER = 512
 
 _cache: dict[str, tuple[ApiKey, float]] = {}
@@ -30,7 +31,7 @@ def _keys() -> ApiKeyRepository:
 def create(
     name: str, permissions: list[tuple[str, str]], thing_names: list[str] | None
 ) -> tuple[ApiKey, str]:
-    key, secret = new_api_key(name, permissions, thing_names, int(time.time() * 1000))
+    key, secret = new_api_key(name, permissions, thing_names, clock.now_ms())
     _keys().create(key)
     return key, secret
 
@@ -40,14 +41,13 @@ def get(key_id: str) -> ApiKey:
 
 
 def list_page(limit: int, next_token: str | None) -> tuple[list[ApiKey], str | None]:
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}")
+    check_limit(limit)
     return _keys().list_page(limit, next_token)
 
 
 def revoke(key_id: str) -> ApiKey:
     _cache.pop(key_id, None)
-    return _keys().revoke(key_id, int(time.time() * 1000))
+    return _keys().revoke(key_id, clock.now_ms())
 
 
 def authenticate(authorization: str | None, method: str, path: str) -> ApiKey:

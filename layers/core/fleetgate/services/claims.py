@@ -8,8 +8,7 @@ three are the same 403, so names cannot be probed through claiming.
 
 from __future__ import annotations
 
-import time
-
+from fleetgate import clock
 from fleetgate.data.claims import ClaimRepository
 from fleetgate.data.devices import DeviceRepository
 from fleetgate.domain.claims import ClaimRequest, Ownership, open_window
@@ -26,14 +25,10 @@ def repository() -> ClaimRepository:
     return ClaimRepository(get_settings().require("devices_table"))
 
 
-def _now() -> int:
-    return int(time.time() * 1000)
-
-
 def request_claim(device_id: str, request: ClaimRequest) -> bool:
     """The device's side: open (or renew) its claiming window. False, and nothing written, when the
     device already has an owner (ThingsBoard only logs that)."""
-    return repository().open_window(open_window(device_id, request, _now()))
+    return repository().open_window(open_window(device_id, request, clock.now_ms()))
 
 
 def claim(device_name: str, secret_key: str, operator: str, operator_name: str | None) -> Ownership:
@@ -56,10 +51,10 @@ def claim(device_name: str, secret_key: str, operator: str, operator_name: str |
     if not window.matches(secret_key):
         repo.drop_window(window)
         raise Forbidden(NOT_CLAIMABLE)
-    if window.expired(_now()):
+    if window.expired(clock.now_ms()):
         repo.drop_window(window)
         raise InvalidRequest(EXPIRED)
-    ownership = Ownership(device_id, operator, operator_name, _now())
+    ownership = Ownership(device_id, operator, operator_name, clock.now_ms())
     try:
         repo.claim(window, ownership)
     except Conflict:

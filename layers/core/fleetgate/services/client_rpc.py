@@ -9,10 +9,10 @@ hang as ThingsBoard does when no rule chain replies.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
+from fleetgate import clock
 from fleetgate.data import functions
 from fleetgate.domain.devices import DeviceIdentity
 from fleetgate.errors import CallFailed
@@ -20,7 +20,7 @@ from fleetgate.settings import get_settings
 
 
 def _current_time(device: DeviceIdentity, params: Any) -> Any:
-    return {"time": int(time.time() * 1000)}
+    return {"time": clock.now_ms()}
 
 
 BUILT_IN: dict[str, Callable[[DeviceIdentity, Any], Any]] = {

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-
+from fleetgate import clock
 from fleetgate.data import wakeups
 from fleetgate.data.devices import DeviceRepository
 from fleetgate.data.groups import GroupRepository
@@ -19,10 +18,9 @@ from fleetgate.domain.devices import (
     new_device,
     new_token,
 )
-from fleetgate.errors import InvalidRequest, Unauthorized
+from fleetgate.domain.paging import check_limit
+from fleetgate.errors import Unauthorized
 from fleetgate.settings import get_settings
-
-MAX_PAGE = 100
 
 
 def _devices() -> DeviceRepository:
@@ -41,7 +39,7 @@ def register(
     """Create a device and its wake-up queues; returns it with its access token, which is never
     available again. A chosen ``token`` already in use by another device is a Conflict."""
     device, token = new_device(
-        name, device_type, label, int(time.time() * 1000), token=token, profile_id=profile_id, gateway=gateway
+        name, device_type, label, clock.now_ms(), token=token, profile_id=profile_id, gateway=gateway
     )
     prefix = get_settings().require("wakeup_queue_prefix")
     device = device.with_queues(wakeups.create_queues(prefix, device.id))
@@ -58,14 +56,12 @@ def get(device_id: str) -> Device:
 
 
 def list_page(limit: int, next_token: str | None) -> tuple[list[Device], str | None]:
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}")
+    check_limit(limit)
     return _devices().list_page(limit, next_token)
 
 
 def list_profile_page(profile_id: str, limit: int, next_token: str | None) -> tuple[list[Device], str | None]:
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}")
+    check_limit(limit)
     return _devices().list_by_profile(profile_id, limit, next_token)
 
 

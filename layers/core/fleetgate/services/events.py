@@ -12,10 +12,8 @@ from fleetgate.clock import now_ms
 from fleetgate.data.events import EventRepository
 from fleetgate.domain import events as rules
 from fleetgate.domain.events import Event, EventQuery
-from fleetgate.errors import InvalidRequest
+from fleetgate.domain.paging import check_limit
 from fleetgate.settings import get_settings
-
-MAX_PAGE = 100
 
 
 def _repository() -> EventRepository:
@@ -27,7 +25,7 @@ def record(device_id: str, body: dict[str, Any]) -> Event:
     now = now_ms()
     request = rules.parse_event(body, now)
     event = rules.new_event(
-        request, device_id=device_id, now_ms=now, retention_days=get_settings().telemetry_retention_days
+        request, device_id=device_id, now_ms=now, retention_days=get_settings().event_retention_days
     )
     _repository().append(event)
     return event
@@ -38,6 +36,5 @@ def list_page(
 ) -> tuple[list[Event], str | None]:
     """One page of a device's events. With a type or severity filter a page may hold fewer than
     ``limit`` events (even none) while ``nextToken`` is present: keep reading until it is absent."""
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}")
+    check_limit(limit)
     return _repository().list_page(device_id, query, limit, next_token)

@@ -8,10 +8,9 @@ from fleetgate.data.devices import DeviceRepository
 from fleetgate.data.groups import GroupRepository
 from fleetgate.domain.devices import NAME_PATTERN, Thing
 from fleetgate.domain.groups import ThingGroup, check_name, new_group
+from fleetgate.domain.paging import check_limit
 from fleetgate.errors import InvalidRequest, NotFound
 from fleetgate.settings import get_settings
-
-MAX_PAGE = 100
 
 
 def _groups() -> GroupRepository:
@@ -30,7 +29,7 @@ def get(name: str) -> ThingGroup:
 
 
 def list_page(limit: int, next_token: str | None) -> tuple[list[ThingGroup], str | None]:
-    _check_limit(limit)
+    check_limit(limit)
     return _groups().list_page(limit, next_token)
 
 
@@ -52,7 +51,7 @@ def members(name: str) -> list[Thing]:
 
 
 def members_page(name: str, limit: int, next_token: str | None) -> tuple[list[Thing], str | None]:
-    _check_limit(limit)
+    check_limit(limit)
     get(name)
     return _groups().members_page(name, limit, next_token)
 
@@ -95,5 +94,4 @@ def thing_named(thing_name: str) -> Thing:
 
 
 def _check_limit(limit: int) -> None:
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}")
+    check_limit(limit)

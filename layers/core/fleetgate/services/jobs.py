@@ -2,7 +2,7 @@
 update their executions; thing groups tell the engine when a thing joins or leaves a group.
 
 Rules are in ``fleetgate.domain.jobs``; this module reads, applies a rule, and writes conditionally,
-reading again when another writer got there first (``MAX_ATTEMPTS``, then 503).
+reading again when another writer got there first (``fleetgate.retry.on_conflict``, then 503).
 
 - Every status change of an execution moves the job's per-status counters in the same transaction.
   After a change to SUCCEEDED, FAILED, REJECTED or TIMED_OUT, one more call either completes a SNAPSHOT
@@ -25,10 +25,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from fleetgate import clock
-from fleetgate.data.jobs import Guard, JobGuardFailed, JobsRepository, StaleExecution, backoff
+from fleetgate.data.jobs import Guard, JobGuardFailed, JobsRepository, StaleExecution
 from fleetgate.domain import jobs as rules
 from fleetgate.domain.devices import Thing
 from fleetgate.domain.jobs import (
@@ -46,11 +46,13 @@ from fleetgate.domain.jobs import (
     Target,
     UpdateRequest,
 )
-from fleetgate.errors import FleetgateError, InvalidRequest, InvalidStateTransition, NotFound, Retryable
+from fleetgate.domain.paging import check_limit
+from fleetgate.errors import FleetgateError, InvalidRequest, InvalidStateTransition, NotFound
+from fleetgate.retry import on_conflict
 from fleetgate.settings import get_settings
 
-MAX_ATTEMPTS = 8
-MAX_PAGE = 100
+T = TypeVar("T")
+THING_BUSY = "The thing's job executions are being changed by many writers; retry the request"
 FIRST_TRANSACTION_ITEMS = 100
 SWEEP_SECONDS = 5.0  # a cancel or an abort cancels executions inline for at most this long
 DOCUMENT_CACHE_SIZE = 64
@@ -135,7 +137,7 @@ def get(job_id: str, now: int | None = None) -> Job:
 
 def list_page(limit: int, next_token: str | None, now: int | None = None) -> tuple[list[Job], str | None]:
     """Jobs, newest first (each brought up to date as ``get`` does)."""
-    _check_limit(limit)
+    check_limit(limit)
     jobs, token = _repo().list_page(limit, next_token)
     at = _now(now)
     return [_refresh(job, at) for job in jobs], token
@@ -168,7 +170,7 @@ def executions_page(
 ) -> tuple[list[Execution], str | None]:
     """A job's executions by thing name, optionally of one ``status``; time-outs found are recorded."""
     rules.check_job_id(job_id)
-    _check_limit(limit)
+    check_limit(limit)
     wanted = None
     if status is not None:
         try:
@@ -201,25 +203,24 @@ def start_next(
     """StartNextPendingJobExecution: the thing's IN_PROGRESS execution unchanged (the request's
     ``statusDetails`` are not applied), else its first QUEUED one moved to IN_PROGRESS; None when
     nothing is pending. Returns the execution and its job's document."""
-    for attempt in range(MAX_ATTEMPTS):
+
+    def attempt() -> tuple[Execution, dict[str, Any]] | None:
         at = _now(now)
-        try:
-            for execution in _pending(thing, at):
-                if execution.status is ExecutionStatus.IN_PROGRESS:
-                    return execution, _document(execution.job)
-                if execution.status is not ExecutionStatus.QUEUED:
-                    continue
-                started = rules.start(execution, request, at)
-                try:
-                    _write(execution, started, Guard.ACTIVE)
-                except JobGuardFailed:
-                    _cancel_for_stopped_job(execution, at)
-                    continue
-                return started, _document(started.job)
-            return None
-        except StaleExecution:
-            backoff(attempt)
-    raise Retryable("The thing's job executions are being changed by many writers; retry the request")
+        for execution in _pending(thing, at):
+            if execution.status is ExecutionStatus.IN_PROGRESS:
+                return execution, _document(execution.job)
+            if execution.status is not ExecutionStatus.QUEUED:
+                continue
+            started = rules.start(execution, request, at)
+            try:
+                _write(execution, started, Guard.ACTIVE)
+            except JobGuardFailed:
+                _cancel_for_stopped_job(execution, at)
+                continue
+            return started, _document(started.job)
+        return None
+
+    return _retrying(attempt, THING_BUSY)
 
 
 def describe(
@@ -244,34 +245,32 @@ def update(
 ) -> tuple[Execution, dict[str, Any] | None]:
     """UpdateJobExecution. A retry of the update that produced the current state (same clientToken and
     fields) is answered again without a change. Returns the execution and, if asked, the document."""
-    for attempt in range(MAX_ATTEMPTS):
+
+    def attempt() -> tuple[Execution, dict[str, Any] | None]:
         at = _now(now)
-        execution = _visible(thing, job_id, at, request.client_token)
+        execution = _settled(_visible(thing, job_id, at, request.client_token), at, strict=True)
+        if rules.replays(execution, request):
+            return execution, _document(execution.job) if request.include_document else None
         try:
-            execution = _settled(execution, at, strict=True)
-            if rules.replays(execution, request):
-                return execution, _document(execution.job) if request.include_document else None
-            try:
-                changed = rules.update(execution, request, at)
-            except FleetgateError as exc:
-                raise _answered(exc, request.client_token, at) from None
-            guard = Guard.ACTIVE if execution.status is ExecutionStatus.QUEUED else Guard.NOT_FORCED
-            try:
-                _write(execution, changed, guard)
-            except JobGuardFailed:
-                canceled = _cancel_for_stopped_job(execution, at)
-                raise _answered(
-                    InvalidStateTransition(
-                        f"Job '{job_id}' was canceled; its execution can no longer be updated",
-                        details={"executionState": rules.execution_state(canceled or execution)},
-                    ),
-                    request.client_token,
-                    at,
-                ) from None
-            return changed, _document(changed.job) if request.include_document else None
-        except StaleExecution:
-            backoff(attempt)
-    raise Retryable("The job execution is being changed by many writers; retry the update")
+            changed = rules.update(execution, request, at)
+        except FleetgateError as exc:
+            raise _answered(exc, request.client_token, at) from None
+        guard = Guard.ACTIVE if execution.status is ExecutionStatus.QUEUED else Guard.NOT_FORCED
+        try:
+            _write(execution, changed, guard)
+        except JobGuardFailed:
+            canceled = _cancel_for_stopped_job(execution, at)
+            raise _answered(
+                InvalidStateTransition(
+                    f"Job '{job_id}' was canceled; its execution can no longer be updated",
+                    details={"executionState": rules.execution_state(canceled or execution)},
+                ),
+                request.client_token,
+                at,
+            ) from None
+        return changed, _document(changed.job) if request.include_document else None
+
+    return _retrying(attempt, "The job execution is being changed by many writers; retry the update")
 
 
 # --------------------------------------------------------------------------- thing groups
@@ -313,24 +312,23 @@ def thing_deleted(thing: Thing, now: int | None = None) -> None:
 
 def _join(ref: JobRef, thing: Thing, group: str, now: int) -> None:
     repo = _repo()
-    for attempt in range(MAX_ATTEMPTS):
+
+    def attempt() -> None:
         execution = repo.execution(thing.id, ref.job_id)
         try:
             if execution is None:
                 new = rules.queue(ref, Target(thing, False, frozenset({group})), now)
-                if not repo.add(ref.job_id, [new]):
-                    return
-                continue  # created meanwhile by someone else: apply the join to that one
-            changed = rules.joined(execution, group, now)
-            if changed is None:
+                if repo.add(ref.job_id, [new]):
+                    raise StaleExecution("created meanwhile by someone else: apply the join to that one")
                 return
-            _write(execution, changed, Guard.ACTIVE if changed.status is not execution.status else Guard.NONE)
-            return
+            changed = rules.joined(execution, group, now)
+            if changed is not None:
+                guard = Guard.ACTIVE if changed.status is not execution.status else Guard.NONE
+                _write(execution, changed, guard)
         except JobGuardFailed:
             return  # the job no longer runs: nothing to queue
-        except StaleExecution:
-            backoff(attempt)
-    raise Retryable("The thing's job executions are being changed by many writers; retry the request")
+
+    _retrying(attempt, THING_BUSY)
 
 
 def _leave(ref: JobRef, thing: Thing, group: str, now: int) -> None:
@@ -436,8 +434,11 @@ def _change(
     """Apply a service change to an execution, reading it again when another writer got there first.
     Returns the stored result (None when there is no execution or nothing to change)."""
     repo = _repo()
-    execution = first
-    for attempt in range(MAX_ATTEMPTS):
+    given = first  # what the first attempt may start from; later attempts read again
+
+    def attempt() -> Execution | None:
+        nonlocal given
+        execution, given = given, None
         if execution is None:
             execution = repo.execution(device_id, job_id)
             if execution is None:
@@ -445,13 +446,15 @@ def _change(
         changed = change(execution)
         if changed is None:
             return None
-        try:
-            _write(execution, changed, Guard.NONE)
-            return changed
-        except StaleExecution:
-            execution = None
-            backoff(attempt)
-    raise Retryable("The job execution is being changed by many writers; retry the request")
+        _write(execution, changed, Guard.NONE)
+        return changed
+
+    return _retrying(attempt, "The job execution is being changed by many writers; retry the request")
+
+
+def _retrying(attempt: Callable[[], T], busy: str) -> T:
+    """``attempt()``, read and tried again while another writer changes the executions it read."""
+    return on_conflict(attempt, retry_on=(StaleExecution,), busy=busy)
 
 
 def _refresh(job: Job, now: int) -> Job:
@@ -508,5 +511,4 @@ def _answered(exc: FleetgateError, client_token: str | None, now: int) -> Fleetg
 
 
 def _check_limit(limit: int) -> None:
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}")
+    check_limit(limit)

@@ -10,13 +10,13 @@ the last assignment instead of leaving a device with the attributes of an earlie
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from fleetgate import clock
 from fleetgate.data import aws
 from fleetgate.data.files import FileStore
 from fleetgate.data.ota import OtaRepository
@@ -38,13 +38,13 @@ from fleetgate.domain.ota import (
     progress_keys,
     shared_attributes,
 )
+from fleetgate.domain.paging import MAX_PAGE, check_limit
 from fleetgate.domain.telemetry import LatestValue
 from fleetgate.errors import Conflict, FleetgateError, InvalidRequest, NotFound, PayloadTooLarge
 from fleetgate.observability import logger
 from fleetgate.services import attributes, devices, telemetry
 from fleetgate.settings import get_settings
 
-MAX_PAGE = 100
 TARGETS_NAMED = 5  # assignees a 409 on delete names
 SYNC_ATTEMPTS = 3
 FAN_OUT_THREADS = 8
@@ -57,10 +57,6 @@ def _repo() -> OtaRepository:
 
 def _files() -> FileStore:
     return FileStore(get_settings().require("files_bucket"))
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 # --------------------------------------------------------------------------- packages
@@ -86,7 +82,7 @@ def create_package(
         package_type,
         title,
         version,
-        _now_ms(),
+        clock.now_ms(),
         content_type=content_type,
         file_name=file_name,
         checksum_algorithm=checksum_algorithm,
@@ -104,7 +100,7 @@ def upload_url(package: OtaPackage) -> UploadUrl | None:
 
 def _upload_url(package: OtaPackage) -> UploadUrl:
     seconds = get_settings().ota_upload_url_seconds
-    return UploadUrl(_files().upload_url(package.object_key, seconds), _now_ms() + seconds * 1000)
+    return UploadUrl(_files().upload_url(package.object_key, seconds), clock.now_ms() + seconds * 1000)
 
 
 def get_package(package_id: str) -> OtaPackage:
@@ -116,8 +112,7 @@ def list_packages(
 ) -> tuple[list[OtaPackage], str | None]:
     if package_type is not None:
         check_type(package_type)
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}")
+    check_limit(limit)
     return _repo().list_page(package_type, limit, next_token)
 
 
@@ -136,9 +131,9 @@ def upload_data(package_id: str, data: bytes) -> OtaPackage:
     package = repo.get(package_id)
     _require_pending(package)
     checksum = checksum_of(data, package.checksum_algorithm)
-    package.verified(len(data), checksum, None, _now_ms())  # refuses before the write
+    package.verified(len(data), checksum, None, clock.now_ms())  # refuses before the write
     stored = _files().put(package.object_key, data, package.content_type)
-    ready = package.verified(stored.size, checksum, stored.version, _now_ms())
+    ready = package.verified(stored.size, checksum, stored.version, clock.now_ms())
     repo.mark_ready(ready)
     return ready
 
@@ -158,7 +153,7 @@ def complete(package_id: str) -> OtaPackage:
         raise Conflict(
             f"No data has been uploaded for OTA package '{package_id}': PUT it to the uploadUrl first"
         ) from exc
-    ready = package.verified(stored.size, hasher.hexdigest(), stored.version, _now_ms())
+    ready = package.verified(stored.size, hasher.hexdigest(), stored.version, clock.now_ms())
     repo.mark_ready(ready)
     return ready
 
@@ -317,7 +312,7 @@ def _apply(target_kind: str, target_id: str, changes: dict[str, str | None]) -> 
     if not changes:
         raise InvalidRequest("Name firmwareId and/or softwareId (an id to assign, null to unassign)")
     repo = _repo()
-    now = _now_ms()
+    now = clock.now_ms()
     current = repo.assignments_of(target_kind, target_id)
     writes: list[tuple[Assignment | None, Assignment | None]] = []
     for package_type, package_id in changes.items():

@@ -3,30 +3,24 @@ provision secret, delete (only while no device uses the profile), and list a pro
 
 from __future__ import annotations
 
-import time
-
+from fleetgate import clock
 from fleetgate.data.profiles import ProfileRepository
 from fleetgate.domain.devices import Device
+from fleetgate.domain.paging import check_limit
 from fleetgate.domain.profiles import DeviceProfile, hash_secret, new_profile, new_secret, parse_strategy
 from fleetgate.errors import Conflict, InvalidRequest, NotFound
+from fleetgate.retry import on_conflict
 from fleetgate.services import devices
 from fleetgate.settings import get_settings
-
-MAX_PAGE = 100
-ATTEMPTS = 3  # an update that lost a race is re-applied to the newer version this many times
 
 
 def repository() -> ProfileRepository:
     return ProfileRepository(get_settings().require("devices_table"))
 
 
-def _now() -> int:
-    return int(time.time() * 1000)
-
-
 def create(name: str, strategy: str, provision_key: str | None = None) -> tuple[DeviceProfile, str]:
     """A new profile and its provision secret, which is never available again."""
-    profile, secret = new_profile(name, strategy, provision_key, _now())
+    profile, secret = new_profile(name, strategy, provision_key, clock.now_ms())
     repository().create(profile)
     return profile, secret
 
@@ -44,27 +38,24 @@ def require(profile_id: str) -> DeviceProfile:
 
 
 def list_page(limit: int, next_token: str | None) -> tuple[list[DeviceProfile], str | None]:
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}")
+    check_limit(limit)
     return repository().list(limit, next_token)
 
 
 def set_strategy(profile_id: str, strategy: str) -> DeviceProfile:
+    """Change the provisioning strategy; an update that lost a race is re-applied to the newer version."""
     wanted = parse_strategy(strategy)
     repo = repository()
-    for attempt in range(ATTEMPTS):
+
+    def attempt() -> DeviceProfile:
         current = repo.get(profile_id)
         if current.strategy == wanted:
             return current
-        updated = current.with_strategy(wanted, _now())
-        try:
-            repo.replace(current, updated)
-        except Conflict:
-            if attempt == ATTEMPTS - 1:
-                raise
-            continue
+        updated = current.with_strategy(wanted, clock.now_ms())
+        repo.replace(current, updated)
         return updated
-    raise AssertionError("unreachable")
+
+    return on_conflict(attempt, busy=f"Device profile '{profile_id}' is being changed by many writers; retry")
 
 
 def rotate_secret(profile_id: str) -> tuple[DeviceProfile, str]:
@@ -72,7 +63,7 @@ def rotate_secret(profile_id: str) -> tuple[DeviceProfile, str]:
     repo = repository()
     current = repo.get(profile_id)
     secret = new_secret()
-    updated = current.with_secret_hash(hash_secret(secret), _now())
+    updated = current.with_secret_hash(hash_secret(secret), clock.now_ms())
     repo.replace(current, updated)
     return updated, secret
 

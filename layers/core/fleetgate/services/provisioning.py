@@ -17,8 +17,8 @@ Where it differs from ThingsBoard, on purpose:
 from __future__ import annotations
 
 import secrets
-import time
 
+from fleetgate import clock
 from fleetgate.data import wakeups
 from fleetgate.data.devices import DeviceRepository
 from fleetgate.data.profiles import MqttReservation, ProfileRepository, ProvisioningRepository
@@ -44,10 +44,6 @@ _JAVA_TRIM = "".join(chr(c) for c in range(33))  # String.trim(): every characte
 
 def _table() -> str:
     return get_settings().require("devices_table")
-
-
-def _now() -> int:
-    return int(time.time() * 1000)
 
 
 def provision(request: ProvisionRequest) -> ProvisionResult:
@@ -84,7 +80,7 @@ def _create_device(profile: DeviceProfile, request: ProvisionRequest, name: str)
         return registered
     device, token = registered
     try:
-        ProvisioningRepository(_table()).mark_provisioned(device.id, _now())
+        ProvisioningRepository(_table()).mark_provisioned(device.id, clock.now_ms())
     except Exception:
         _remove(device)
         raise
@@ -100,7 +96,7 @@ def _create_mqtt_device(profile: DeviceProfile, request: ProvisionRequest, name:
         return ProvisionResult.failure(exc.message)
     repo = ProvisioningRepository(_table())
     try:
-        reservation = repo.reserve_mqtt(credentials, secrets.token_hex(8), _now())
+        reservation = repo.reserve_mqtt(credentials, secrets.token_hex(8), clock.now_ms())
     except Conflict:
         return ProvisionResult.failure()
     try:
@@ -114,7 +110,7 @@ def _create_mqtt_device(profile: DeviceProfile, request: ProvisionRequest, name:
     device, _ = registered  # its access token is never shown: the operator API regenerates one
     try:
         password_hash = passwords.hash_secret(credentials.password) if credentials.password else None
-        repo.bind_mqtt(device.id, reservation, password_hash, _now())
+        repo.bind_mqtt(device.id, reservation, password_hash, clock.now_ms())
     except Exception:
         _remove(device, reservation)
         raise
@@ -157,7 +153,7 @@ def _provision_existing(profile: DeviceProfile, name: str) -> ProvisionResult:
         return ProvisionResult.failure()
     repo = ProvisioningRepository(_table())
     try:
-        repo.mark_provisioned(device.id, _now())
+        repo.mark_provisioned(device.id, clock.now_ms())
     except Conflict:  # provisioned already, or by a concurrent request
         return ProvisionResult.failure()
     try:

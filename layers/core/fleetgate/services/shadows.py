@@ -10,22 +10,22 @@ DynamoDB transaction as the shadow, so a refused or retried attempt leaves no en
 
 from __future__ import annotations
 
-import random
 import re
-import time
 from dataclasses import replace
 from typing import Any
 
+from fleetgate import clock
 from fleetgate.data import wakeups
 from fleetgate.data.shadow_history import HistoryEntry, ShadowHistoryRepository
 from fleetgate.data.shadows import ShadowRepository
 from fleetgate.domain.devices import Device
+from fleetgate.domain.paging import check_limit
 from fleetgate.domain.shadow import CLASSIC, Json, Shadow, ShadowUpdate, apply_update, cleared, parse_update
-from fleetgate.errors import InvalidRequest, NotFound, Retryable, VersionConflict
+from fleetgate.errors import InvalidRequest, NotFound, VersionConflict
+from fleetgate.retry import on_conflict
 from fleetgate.settings import get_settings
 
-MAX_ATTEMPTS = 12
-MAX_PAGE = 100
+BUSY = "The shadow is being changed by many writers; retry the request"
 SHADOW_NAME = re.compile(r"[a-zA-Z0-9:_-]{1,64}\Z")  # AWS's named-shadow rule
 DAY_S = 86_400
 
@@ -105,19 +105,19 @@ def update(
     ``/update/accepted`` document. ``source`` labels the history entry of an update touching reported."""
     repo = repository()
     history = history_repository() if _touches_reported(request) else None
-    for attempt in range(MAX_ATTEMPTS):
+
+    def attempt() -> tuple[Shadow, Json]:
         current_shadow = repo.get(device_id, name)
-        now = int(time.time())
+        now = clock.now_s()
+        # a VersionConflict of the engine is the request's own (its expected version): never retried
         new, accepted = apply_update(current_shadow, request, now, replace_top_level=replace_top_level)
         also = None
         if history is not None:
             also = history.put_request(device_id, _history_entry(name, new, request, source, now))
-        try:
-            repo.save(device_id, name, new, expected_version=current_shadow.version, also=also)
-            return new, accepted
-        except VersionConflict:
-            time.sleep(random.uniform(0, 0.004 * 2 ** min(attempt, 6)))  # noqa: S311 - jitter, not crypto
-    raise Retryable("The shadow is being changed by many writers; retry the request")
+        _save(repo, device_id, name, new, read_version=current_shadow.version, also=also)
+        return new, accepted
+
+    return on_conflict(attempt, retry_on=(_RaceLost,), busy=BUSY)
 
 
 def update_desired(device: Device, name: str, request: ShadowUpdate) -> Json:
@@ -132,24 +132,42 @@ def delete(device: Device, name: str) -> Json:
     """Delete a shadow (404 if there is none); its version carries on when it is next written, as in
     AWS. Returns AWS's ``{"version": <the deleted document's>, "timestamp": <now>}``."""
     repo = repository()
-    for attempt in range(MAX_ATTEMPTS):
+
+    def attempt() -> Json:
         shadow = get(device, name)
-        now = int(time.time())
+        now = clock.now_s()
         gone = replace(cleared(shadow), timestamp=now)  # updatedAt: the time of the deletion
-        try:
-            repo.save(device.id, name, gone, expected_version=shadow.version)
-        except VersionConflict:
-            time.sleep(random.uniform(0, 0.004 * 2 ** min(attempt, 6)))  # noqa: S311 - jitter, not crypto
-            continue
-        _wake_attribute_poller(device, name)  # the shared attributes are gone
+        _save(repo, device.id, name, gone, read_version=shadow.version, also=None)
         return {"version": shadow.version, "timestamp": now}
-    raise Retryable("The shadow is being changed by many writers; retry the request")
+
+    deleted = on_conflict(attempt, retry_on=(_RaceLost,), busy=BUSY)
+    _wake_attribute_poller(device, name)  # the shared attributes are gone
+    return deleted
+
+
+class _RaceLost(Exception):
+    """Another writer saved the shadow between this attempt's read and its write: read again."""
+
+
+def _save(
+    repo: ShadowRepository,
+    device_id: str,
+    name: str,
+    new: Shadow,
+    *,
+    read_version: int,
+    also: dict[str, Any] | None,
+) -> None:
+    try:
+        repo.save(device_id, name, new, expected_version=read_version, also=also)
+    except VersionConflict as exc:
+        raise _RaceLost() from exc
 
 
 def list_named(
     device_id: str, limit: int, next_token: str | None
 ) -> tuple[list[tuple[str, Shadow]], str | None]:
-    _check_limit(limit)
+    check_limit(limit)
     return repository().list_named(device_id, limit, next_token)
 
 
@@ -157,13 +175,12 @@ def history(
     device_id: str, name: str, limit: int, next_token: str | None
 ) -> tuple[list[HistoryEntry], str | None]:
     """A shadow's accepted reports, newest first (kept after the shadow is deleted, until they expire)."""
-    _check_limit(limit)
+    check_limit(limit)
     return history_repository().page(device_id, name, limit, next_token)
 
 
 def _check_limit(limit: int) -> None:
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}")
+    check_limit(limit)
 
 
 def _wake_attribute_poller(device: Device, name: str) -> None:
@@ -182,6 +199,6 @@ def _history_entry(name: str, new: Shadow, request: ShadowUpdate, source: str, n
         timestamp=now,
         reported=None if request.state is None else request.state["reported"],
         source=source,
-        expires_at=now + get_settings().telemetry_retention_days * DAY_S,
+        expires_at=now + get_settings().shadow_history_retention_days * DAY_S,
         client_token=request.client_token,
     )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
+from fleetgate import clock
 from fleetgate.data.telemetry import TelemetryRepository
+from fleetgate.domain.paging import check_limit
 from fleetgate.domain.telemetry import LatestValue, TelemetryRecord, latest_of, merge_by_timestamp
 from fleetgate.errors import InvalidRequest
 from fleetgate.settings import get_settings
@@ -23,7 +23,7 @@ def record(device_id: str, records: list[TelemetryRecord]) -> int:
     if not merged:
         return 0
     settings = get_settings()
-    expires_at = int(time.time()) + settings.telemetry_retention_days * 86400
+    expires_at = clock.now_s() + settings.telemetry_retention_days * 86400
     repo = _telemetry()
     repo.append(device_id, merged, expires_at)
     repo.update_latest(device_id, latest_of(merged))
@@ -42,8 +42,7 @@ def history(
     Without ``keys``, every key the device has ever reported."""
     if start_ts < 0 or end_ts < start_ts:
         raise InvalidRequest("startTs must be >= 0 and <= endTs")
-    if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidRequest(f"limit must be between 1 and {MAX_LIMIT}")
+    check_limit(limit, MAX_LIMIT)
     repo = _telemetry()
     if keys is None:
         keys = sorted(repo.latest(device_id))

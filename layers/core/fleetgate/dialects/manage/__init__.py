@@ -4,6 +4,8 @@ route is mapped here, once."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import Any, TypeVar
 
@@ -11,11 +13,15 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from pydantic import BaseModel, ValidationError
 
-from fleetgate.errors import FleetgateError, InvalidRequest
+from fleetgate.clock import iso_utc
+from fleetgate.domain.devices import Device
+from fleetgate.errors import FleetgateError, InvalidRequest, PayloadTooLarge
 from fleetgate.jsonutil import dumps
 from fleetgate.observability import logger
 
 Model = TypeVar("Model", bound=BaseModel)
+
+DEFAULT_PAGE = 20  # items a listing returns when the request names no ``limit``
 
 
 def envelope(data: Any, status: int = 200, **extra: Any) -> Response:
@@ -31,6 +37,23 @@ def page(items: list[Any], next_token: str | None) -> Response:
     return envelope(items, **extra)
 
 
+def device(found: Device, *, with_profile: bool = True) -> dict[str, Any]:
+    """A device as the operator API shows it (a profile's device listing leaves out the profile)."""
+    out: dict[str, Any] = {
+        "id": found.id,
+        "name": found.name,
+        "type": found.type,
+        "createdAt": iso_utc(found.created_at, milliseconds=True),
+    }
+    if found.label is not None:
+        out["label"] = found.label
+    if with_profile and found.profile_id:
+        out["profileId"] = found.profile_id
+    if found.gateway:
+        out["gateway"] = True
+    return out
+
+
 def error(status: int, message: str) -> Response:
     return Response(
         status_code=status,
@@ -39,19 +62,24 @@ def error(status: int, message: str) -> Response:
     )
 
 
-def parse_body(app: BaseRouter, model: type[Model]) -> Model:
-    """The JSON body validated against ``model``; any problem is a 400 naming the field."""
-    raw = app.current_event.decoded_body
-    if not raw:
-        raise InvalidRequest("A JSON body is required")
+def body_text(app: BaseRouter, *, max_bytes: int | None = None) -> str:
+    """The request body as text (``""`` when there is none). A body that is not UTF-8 is a 400; one of
+    more than ``max_bytes`` bytes is a 413. Every body of the operator API is read here."""
+    event = app.current_event
+    raw = event.body or ""
     try:
-        return model.model_validate_json(raw)
-    except ValidationError as exc:
-        raise InvalidRequest(describe(exc)) from exc
+        data = base64.b64decode(raw, validate=True) if event.is_base64_encoded else raw.encode()
+        text = data.decode()
+    except (binascii.Error, UnicodeError) as exc:
+        raise InvalidRequest("The body must be UTF-8 text") from exc
+    if max_bytes is not None and len(data) > max_bytes:
+        raise PayloadTooLarge(f"Payload size exceeds the limit of {max_bytes} bytes")
+    return text
 
 
-def parse_json_object(app: BaseRouter) -> dict[str, Any]:
-    raw = app.current_event.decoded_body
+def parse_json_object(app: BaseRouter, *, max_bytes: int | None = None) -> dict[str, Any]:
+    """The body as a JSON object (no ``NaN`` or ``Infinity``); any other body is a 400."""
+    raw = body_text(app, max_bytes=max_bytes)
     if not raw:
         raise InvalidRequest("A JSON body is required")
     try:
@@ -61,6 +89,19 @@ def parse_json_object(app: BaseRouter) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidRequest("The body must be a JSON object")
     return value
+
+
+def parse_body(
+    app: BaseRouter, model: type[Model], *, optional: bool = False, max_bytes: int | None = None
+) -> Model:
+    """The JSON body validated against ``model``; any problem is a 400 naming the field. An
+    ``optional`` body may be absent (or blank): then it is ``model``'s defaults."""
+    if optional and not body_text(app, max_bytes=max_bytes).strip():
+        return model.model_validate({})
+    try:
+        return model.model_validate(parse_json_object(app, max_bytes=max_bytes))
+    except ValidationError as exc:
+        raise InvalidRequest(describe(exc)) from exc
 
 
 def _reject(name: str) -> Any:
@@ -73,6 +114,13 @@ def describe(exc: ValidationError) -> str:
         where = ".".join(str(p) for p in err.get("loc", ())) or "body"
         parts.append(f"{where}: {err.get('msg', 'invalid')}")
     return "; ".join(parts)
+
+
+def page_query(app: BaseRouter, default: int = DEFAULT_PAGE) -> tuple[int, str | None]:
+    """A listing's ``limit`` (``default`` when absent; not an integer: a 400) and ``nextToken``. The
+    range of ``limit`` and the token are checked by the listing itself (``domain.paging``,
+    ``data.aws.PageKey``)."""
+    return query_int(app, "limit", default), app.current_event.get_query_string_value("nextToken")
 
 
 def query_int(app: BaseRouter, name: str, default: int) -> int:
