@@ -14,12 +14,13 @@ from fleetgate import clock
 from fleetgate.dialects import thingdatas as td
 from fleetgate.domain import jobs as rules
 from fleetgate.domain.apikeys import ApiKey
+from fleetgate.endpoint import Result
 from fleetgate.http import HttpRequest
 from fleetgate.observability import logger, metrics
 from fleetgate.services import jobs
 
 
-def post_job_get(request: HttpRequest, key: ApiKey) -> dict:
+def post_job_get(request: HttpRequest, key: ApiKey) -> Result:
     job_id = rules.check_job_id(request.path_parameters.get("jobId"), allow_next=True)
     body = td.json_object(request)
     token = td.client_token(body)

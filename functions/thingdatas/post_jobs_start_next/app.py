@@ -15,12 +15,13 @@ from fleetgate import clock
 from fleetgate.dialects import thingdatas as td
 from fleetgate.domain import jobs as rules
 from fleetgate.domain.apikeys import ApiKey
+from fleetgate.endpoint import Result
 from fleetgate.http import HttpRequest
 from fleetgate.observability import logger, metrics
 from fleetgate.services import jobs
 
 
-def post_jobs_start_next(request: HttpRequest, key: ApiKey) -> dict:
+def post_jobs_start_next(request: HttpRequest, key: ApiKey) -> Result:
     body = td.json_object(request)
     token = td.client_token(body)
     start = rules.parse_start_next(body, token)

@@ -20,7 +20,7 @@ from fleetgate.data.aws import (
     s,
     translated_errors,
 )
-from fleetgate.domain.devices import Device, DeviceIdentity
+from fleetgate.domain.devices import Device, DeviceIdentity, Thing
 from fleetgate.errors import Conflict, NotFound
 
 META = "META"
@@ -167,6 +167,13 @@ class DeviceRepository:
                 .get("Item")
             )
         return item["deviceId"]["S"] if item else None
+
+    def thing_named(self, name: str) -> Thing:
+        """The device named ``name``; ``NotFound`` when there is none."""
+        device_id = self.id_for_name(name)
+        if device_id is None:
+            raise NotFound(f"Thing '{name}' not found")
+        return Thing(device_id, name)
 
     def identity_for_token(self, token_hash: str) -> DeviceIdentity | None:
         with translated_errors():

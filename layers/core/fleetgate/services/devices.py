@@ -15,6 +15,7 @@ from fleetgate.domain.devices import (
     Device,
     DeviceIdentity,
     Thing,
+    check_thing_name,
     hash_token,
     new_device,
     new_token,
@@ -55,6 +56,13 @@ def register(
 
 def get(device_id: str) -> Device:
     return _devices().get(device_id)
+
+
+def thing_named(name: str) -> Thing:
+    """The device named ``name``: ``InvalidRequest`` for a name no device can have, ``NotFound`` when no
+    device has it. Every dialect and use case that addresses a device by name goes through here."""
+    check_thing_name(name)
+    return _devices().thing_named(name)
 
 
 def list_page(limit: int, next_token: str | None) -> tuple[list[Device], str | None]:
