@@ -56,7 +56,7 @@ class Message:
     def from_rule_event(cls, event: Any, *, payload_limit: int) -> Message:
         try:
             return cls._parse(event, payload_limit)
-        except InvalidRequest:
+        except (InvalidRequest, PayloadTooLarge):
             raise
         except Exception as exc:
             raise InvalidRequest(f"Unreadable topic-rule event: {type(exc).__name__}") from exc
