@@ -7,7 +7,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from fleetgate.dialects import thingsboard as tb
-from fleetgate.domain.profiles import ProvisionResult, Status, parse_provision_request
+from fleetgate.dialects.thingsboard.provisioning import parse_provision_request
+from fleetgate.domain.profiles import ProvisionResult, Status
 from fleetgate.endpoint import Result, done
 from fleetgate.http import HttpRequest
 from fleetgate.observability import logger, metrics

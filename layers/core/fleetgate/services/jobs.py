@@ -279,7 +279,7 @@ def update(
                 raise _answered(
                     InvalidStateTransition(
                         f"Job '{job_id}' was canceled; its execution can no longer be updated",
-                        details={"executionState": rules.execution_state(canceled or execution)},
+                        details={"executionState": canceled or execution},
                     ),
                     request.client_token,
                     at,
@@ -517,7 +517,7 @@ def _document(ref: JobRef) -> dict[str, Any]:
 def _answered(exc: FleetgateError, client_token: str | None, now: int) -> FleetgateError:
     """``exc`` with what every jobs answer carries (AWS's ErrorResponse): ``clientToken`` and
     ``timestamp``."""
-    exc.details.setdefault("timestamp", rules.seconds(now))
+    exc.details.setdefault("timestamp", now // 1000)  # epoch seconds
     if client_token is not None:
         exc.details.setdefault("clientToken", client_token)
     return exc

@@ -66,8 +66,19 @@ def error_body(exc: FleetgateError) -> dict[str, Any]:
     body = {"code": _CODES.get(exc.code, exc.code), "message": exc.message}
     if isinstance(exc, VersionConflict) and exc.current_version is not None:
         body["version"] = exc.current_version
-    body.update({k: v for k, v in exc.details.items() if k not in ("code", "message")})
+    body.update({k: _detail(v) for k, v in exc.details.items() if k not in ("code", "message")})
     return body
+
+
+def _detail(value: object) -> object:
+    """An error detail as JSON: a job execution (the domain's 409s carry it) is its ``JobExecutionState``."""
+    from fleetgate.domain.jobs import Execution  # noqa: PLC0415 - only jobs errors carry one
+
+    if isinstance(value, Execution):
+        from fleetgate.dialects.thingdatas.jobs import execution_state  # noqa: PLC0415
+
+        return execution_state(value)
+    return value
 
 
 def error_response(exc: FleetgateError) -> dict[str, Any]:
