@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from fleetgate.errors import FleetgateError, InvalidRequest, Retryable
+from fleetgate.errors import FleetgateError, Retryable
 from fleetgate.http import HttpRequest
 from fleetgate.mqtt import Message
 
@@ -105,7 +105,7 @@ def serve_message(
         )
     except Exception:  # noqa: BLE001 - a bad message must never make AWS retry it
         logger.exception("Message failed unexpectedly")
-        error = InvalidRequest("The message could not be processed")
+        error = FleetgateError("The message could not be processed")  # a 500: InternalFailure
     else:
         try:
             reply(message, result)
