@@ -17,11 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fleetgate.errors import FleetgateError, Retryable
 from fleetgate.http import HttpRequest
-from fleetgate.mqtt import Message
+
+if TYPE_CHECKING:
+    from fleetgate.mqtt import Message
 
 
 class Outcome(StrEnum):
@@ -76,9 +78,9 @@ def serve_http(
         return render_error(exc)
 
 
-MessageEndpoint = Callable[[Message], Result]
-Reply = Callable[[Message, Result], None]
-Refuse = Callable[[Message | None, FleetgateError], None]
+MessageEndpoint = Callable[["Message"], Result]
+Reply = Callable[["Message", Result], None]
+Refuse = Callable[["Message | None", FleetgateError], None]
 
 
 def serve_message(
@@ -88,6 +90,7 @@ def serve_message(
     sends answers, ``refuse`` handles an error (see the module's invariants)."""
     from aws_lambda_powertools.metrics import MetricUnit  # noqa: PLC0415 - only rule functions need it
 
+    from fleetgate.mqtt import Message  # noqa: PLC0415 - HTTP functions never load it
     from fleetgate.observability import logger, metrics  # noqa: PLC0415
 
     message: Message | None = None

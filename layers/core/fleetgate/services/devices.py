@@ -1,15 +1,14 @@
-"""Device registry use cases: register, look up, list, delete, regenerate and check credentials."""
+"""Device registry use cases: register, look up, list, delete, regenerate and check credentials.
+
+Every device endpoint imports this module (``authenticate``, ``thing_named``), so what only the
+operator's register and delete need (queues, the other tables' repositories) is imported there.
+"""
 
 from __future__ import annotations
 
 import time
 
-from fleetgate.data import wakeups
 from fleetgate.data.devices import DeviceRepository
-from fleetgate.data.groups import GroupRepository
-from fleetgate.data.shadow_history import ShadowHistoryRepository
-from fleetgate.data.shadows import ShadowRepository
-from fleetgate.data.telemetry import TelemetryRepository
 from fleetgate.domain.devices import (
     MAX_TOKEN,
     Device,
@@ -41,6 +40,8 @@ def register(
 ) -> tuple[Device, str]:
     """Create a device and its wake-up queues; returns it with its access token, which is never
     available again. A chosen ``token`` already in use by another device is a Conflict."""
+    from fleetgate.data import wakeups  # noqa: PLC0415 - operator only (see the module's docstring)
+
     device, token = new_device(
         name, device_type, label, int(time.time() * 1000), token=token, profile_id=profile_id, gateway=gateway
     )
@@ -79,6 +80,12 @@ def list_profile_page(profile_id: str, limit: int, next_token: str | None) -> tu
 
 def delete(device_id: str) -> None:
     """Delete a device: its credentials stop working at once, then its state is removed."""
+    from fleetgate.data import wakeups  # noqa: PLC0415 - operator only (see the module's docstring)
+    from fleetgate.data.groups import GroupRepository  # noqa: PLC0415
+    from fleetgate.data.shadow_history import ShadowHistoryRepository  # noqa: PLC0415
+    from fleetgate.data.shadows import ShadowRepository  # noqa: PLC0415
+    from fleetgate.data.telemetry import TelemetryRepository  # noqa: PLC0415
+
     settings = get_settings()
     repo = _devices()
     device = repo.get(device_id)
