@@ -47,10 +47,11 @@ local: $(VENV)/.installed ## Run the whole stack locally on http://127.0.0.1:$(P
 	PORT=$(PORT) PYTHONPATH=local $(PY) -m fleetgate_local --port $(PORT) --sam-env-vars .aws-sam/local-env.json
 
 .PHONY: lint
-lint: $(VENV)/.installed ## ruff and mypy
+lint: $(VENV)/.installed ## ruff, mypy and the layering contracts (.importlinter)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	PYTHONPATH=layers/core $(VENV)/bin/lint-imports --no-cache
 
 .PHONY: format
 format: $(VENV)/.installed ## Format the code with ruff
@@ -78,6 +79,7 @@ test: $(VENV)/.installed $(SAM_VENV)/.installed ## Everything CI runs: lint, typ
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	PYTHONPATH=layers/core $(VENV)/bin/lint-imports --no-cache
 	PATH="$(abspath $(SAM_VENV))/bin:$$PATH" $(PY) -m pytest
 
 .PHONY: build

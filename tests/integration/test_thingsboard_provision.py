@@ -13,7 +13,7 @@ import boto3
 import pytest
 
 from fleetgate.data.profiles import ProvisioningRepository
-from fleetgate.domain.profiles import parse_provision_request
+from fleetgate.dialects.thingsboard.provisioning import parse_provision_request
 from fleetgate.errors import Retryable
 from fleetgate.services import devices, provisioning
 from tests.integration.conftest import Stack, create_device, event, with_body

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from fleetgate.dialects.thingdatas import jobs as wire
 from fleetgate.domain import jobs as rules
 from fleetgate.domain.devices import Thing
 from fleetgate.domain.jobs import (
@@ -92,9 +93,9 @@ def test_every_device_transition_is_allowed_or_refused_as_aws_does(
 
     if target not in DEVICE_STATUSES:
         with pytest.raises(InvalidRequest, match="may not set status"):
-            rules.parse_update(body, None)
+            wire.parse_update(body, None)
         return
-    request = rules.parse_update(body, None)
+    request = wire.parse_update(body, None)
     if (source, target) in ALLOWED:
         changed = rules.update(execution, request, T0 + 5000)
         assert changed.status is target
@@ -104,7 +105,7 @@ def test_every_device_transition_is_allowed_or_refused_as_aws_does(
         assert source in TERMINAL
         with pytest.raises(InvalidStateTransition) as refused:
             rules.update(execution, request, T0 + 5000)
-        assert refused.value.details["executionState"] == rules.execution_state(execution)
+        assert refused.value.details["executionState"] == execution  # rendered by the dialect
 
 
 def test_the_device_statuses_are_exactly_the_four_aws_allows() -> None:
@@ -121,10 +122,10 @@ def test_the_device_statuses_are_exactly_the_four_aws_allows() -> None:
 
 def test_an_unknown_or_missing_status_is_invalid() -> None:
     with pytest.raises(InvalidRequest, match="status is required"):
-        rules.parse_update({}, None)
+        wire.parse_update({}, None)
     for bad in ("DONE", "succeeded", 1, True, ["SUCCEEDED"]):
         with pytest.raises(InvalidRequest, match="status must be"):
-            rules.parse_update({"status": bad}, None)
+            wire.parse_update({"status": bad}, None)
 
 
 def test_queued_to_in_progress_sets_started_at_and_the_in_progress_timer() -> None:
@@ -162,7 +163,10 @@ def test_expected_version_must_match() -> None:
     assert rules.update(execution, UpdateRequest(IP, expected_version=2), T0).version == 3
     with pytest.raises(VersionMismatch) as mismatch:
         rules.update(execution, UpdateRequest(IP, expected_version=1), T0)
-    assert mismatch.value.details["executionState"] == {"status": "IN_PROGRESS", "versionNumber": 2}
+    assert wire.execution_state(mismatch.value.details["executionState"]) == {
+        "status": "IN_PROGRESS",
+        "versionNumber": 2,
+    }
 
 
 def test_a_terminal_execution_refuses_even_with_the_right_version() -> None:
@@ -197,7 +201,7 @@ def test_status_details_replace_when_given_and_stay_when_omitted() -> None:
     ],
 )
 def test_status_details_within_the_limits_are_accepted(details: dict[str, str]) -> None:
-    assert rules.parse_status_details(details) == details
+    assert wire.parse_status_details(details) == details
 
 
 @pytest.mark.parametrize(
@@ -222,7 +226,7 @@ def test_status_details_within_the_limits_are_accepted(details: dict[str, str]) 
 )
 def test_status_details_beyond_the_limits_are_invalid(details: Any, match: str) -> None:
     with pytest.raises(InvalidRequest, match=match):
-        rules.parse_status_details(details)
+        wire.parse_status_details(details)
 
 
 # --------------------------------------------------------------------------- timers
@@ -286,22 +290,22 @@ def test_a_timed_out_execution_forgets_the_last_client_token() -> None:
 @pytest.mark.parametrize("value", [0, 10_081, -2, 1.5, "5", True])
 def test_step_timeouts_out_of_range_are_invalid(value: Any) -> None:
     with pytest.raises(InvalidRequest, match="stepTimeoutInMinutes"):
-        rules.parse_step_timeout(value, allow_clear=True)
+        wire.parse_step_timeout(value, allow_clear=True)
 
 
 def test_minus_one_clears_only_on_update() -> None:
-    assert rules.parse_step_timeout(-1, allow_clear=True) == -1
+    assert wire.parse_step_timeout(-1, allow_clear=True) == -1
     with pytest.raises(InvalidRequest):
-        rules.parse_start_next({"stepTimeoutInMinutes": -1}, None)
-    assert rules.parse_step_timeout(1, allow_clear=False) == 1
-    assert rules.parse_step_timeout(10_080, allow_clear=False) == 10_080
+        wire.parse_start_next({"stepTimeoutInMinutes": -1}, None)
+    assert wire.parse_step_timeout(1, allow_clear=False) == 1
+    assert wire.parse_step_timeout(10_080, allow_clear=False) == 10_080
 
 
 def test_approximate_seconds_before_timed_out_rounds_up() -> None:
     started = in_progress(at=T0, step=1)
-    body = rules.device_execution(started, T0 + 500, None)
+    body = wire.device_execution(started, T0 + 500, None)
     assert body["approximateSecondsBeforeTimedOut"] == 60
-    assert "approximateSecondsBeforeTimedOut" not in rules.device_execution(queued(), T0, None)
+    assert "approximateSecondsBeforeTimedOut" not in wire.device_execution(queued(), T0, None)
 
 
 # --------------------------------------------------------------------------- ordering and rollout
@@ -510,7 +514,7 @@ def test_a_deleted_things_pending_executions_are_removed() -> None:
 
 # --------------------------------------------------------------------------- idempotent retries
 def test_a_retry_of_the_update_that_produced_the_state_replays() -> None:
-    request = rules.parse_update(
+    request = wire.parse_update(
         {"status": "SUCCEEDED", "statusDetails": {"v": "2"}, "expectedVersion": 1}, "req-3"
     )
     done = rules.update(queued(), request, T0)
@@ -605,11 +609,11 @@ def test_device_request_fields_are_typed() -> None:
         {"status": "IN_PROGRESS", "includeJobDocument": 1},
     ):
         with pytest.raises(InvalidRequest):
-            rules.parse_update(body, None)
+            wire.parse_update(body, None)
     with pytest.raises(InvalidRequest):
-        rules.parse_describe({"includeJobDocument": "false"}, None)
-    assert rules.parse_describe({}, None).include_document is True
-    update = rules.parse_update({"status": "FAILED"}, None)
+        wire.parse_describe({"includeJobDocument": "false"}, None)
+    assert wire.parse_describe({}, None).include_document is True
+    update = wire.parse_update({"status": "FAILED"}, None)
     assert (update.include_state, update.include_document) == (False, False)
 
 
@@ -627,20 +631,20 @@ def test_answers_have_aws_shapes_in_epoch_seconds() -> None:
         queued(at=T0 + 1500), StartNextRequest(status_details={"step": "download"}), T0 + 2500
     )
 
-    assert rules.summary(queued(at=T0 + 1500)) == {
+    assert wire.summary(queued(at=T0 + 1500)) == {
         "jobId": "job-1",
         "queuedAt": (T0 + 1500) // 1000,
         "lastUpdatedAt": (T0 + 1500) // 1000,
         "versionNumber": 1,
         "executionNumber": 1,
     }
-    assert rules.summary(started)["startedAt"] == (T0 + 2500) // 1000
-    assert rules.execution_state(started) == {
+    assert wire.summary(started)["startedAt"] == (T0 + 2500) // 1000
+    assert wire.execution_state(started) == {
         "status": "IN_PROGRESS",
         "statusDetails": {"step": "download"},
         "versionNumber": 2,
     }
-    body = rules.device_execution(started, T0 + 3000, {"operation": "install"})
+    body = wire.device_execution(started, T0 + 3000, {"operation": "install"})
     assert body == {
         "jobId": "job-1",
         "thingName": "thermostat-001",

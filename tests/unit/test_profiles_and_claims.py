@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from fleetgate.dialects.thingsboard.provisioning import parse_provision_request
 from fleetgate.domain import passwords
 from fleetgate.domain.claims import (
     DEFAULT_DURATION_MS,
@@ -20,7 +21,6 @@ from fleetgate.domain.profiles import (
     Strategy,
     hash_secret,
     new_profile,
-    parse_provision_request,
     random_device_name,
 )
 from fleetgate.errors import InvalidRequest

@@ -12,9 +12,9 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel, Field
 
-from fleetgate.data.operators import password_login
 from fleetgate.dialects import manage
 from fleetgate.observability import logger, metrics
+from fleetgate.services.operators import password_login
 from fleetgate.settings import get_settings
 
 app = APIGatewayHttpResolver()

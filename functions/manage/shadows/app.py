@@ -8,10 +8,10 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 
 from fleetgate.clock import iso_utc, now_s
-from fleetgate.data.shadow_history import HistoryEntry
 from fleetgate.dialects import manage
 from fleetgate.observability import logger, metrics
 from fleetgate.services import devices, shadows
+from fleetgate.services.shadows import HistoryEntry
 
 app = APIGatewayHttpResolver()
 manage.install_error_handlers(app)

@@ -14,6 +14,7 @@ from fleetgate.clock import iso_utc
 from fleetgate.dialects import thingdatas as td
 from fleetgate.domain.apikeys import ApiKey
 from fleetgate.domain.shadow import Shadow
+from fleetgate.endpoint import Result
 from fleetgate.http import HttpRequest
 from fleetgate.observability import logger, metrics
 from fleetgate.services import shadows
@@ -29,7 +30,7 @@ def render(shadow: Shadow) -> dict:
     }
 
 
-def get_shadow(request: HttpRequest, key: ApiKey) -> dict:
+def get_shadow(request: HttpRequest, key: ApiKey) -> Result:
     name = shadows.shadow_name(request.query.get("name"))
     thing = td.thing(key, request.path_parameters.get("thingName"))
     shadow = shadows.current(thing.id, name)

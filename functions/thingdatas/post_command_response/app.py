@@ -15,12 +15,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from fleetgate.dialects import thingdatas as td
 from fleetgate.domain.apikeys import ApiKey
 from fleetgate.domain.commands import parse_response
+from fleetgate.endpoint import Result
 from fleetgate.http import HttpRequest
 from fleetgate.observability import logger, metrics
 from fleetgate.services import commands
 
 
-def post_command_response(request: HttpRequest, key: ApiKey) -> dict:
+def post_command_response(request: HttpRequest, key: ApiKey) -> Result:
     body = td.json_object(request)
     thing = td.thing(key, body.get("thingName"))
     answer = parse_response(body, td.client_token(body))

@@ -11,12 +11,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from fleetgate.dialects import thingdatas as td
 from fleetgate.domain.apikeys import ApiKey
+from fleetgate.endpoint import Result
 from fleetgate.http import HttpRequest
 from fleetgate.observability import logger, metrics
 from fleetgate.services import events
 
 
-def post_event(request: HttpRequest, key: ApiKey) -> dict:
+def post_event(request: HttpRequest, key: ApiKey) -> Result:
     body = td.json_object(request)
     thing = td.thing(key, body.get("thingName"))
     event = events.record(thing.id, body)

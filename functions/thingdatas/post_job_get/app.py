@@ -12,26 +12,28 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from fleetgate import clock
 from fleetgate.dialects import thingdatas as td
+from fleetgate.dialects.thingdatas import jobs as wire
 from fleetgate.domain import jobs as rules
 from fleetgate.domain.apikeys import ApiKey
+from fleetgate.endpoint import Result
 from fleetgate.http import HttpRequest
 from fleetgate.observability import logger, metrics
 from fleetgate.services import jobs
 
 
-def post_job_get(request: HttpRequest, key: ApiKey) -> dict:
+def post_job_get(request: HttpRequest, key: ApiKey) -> Result:
     job_id = rules.check_job_id(request.path_parameters.get("jobId"), allow_next=True)
     body = td.json_object(request)
     token = td.client_token(body)
-    describe = rules.parse_describe(body, token)
+    describe = wire.parse_describe(body, token)
     thing = td.thing(key, body.get("thingName"))
     now = clock.now_ms()
     found = jobs.describe(thing, job_id, describe, now)
     answer: dict = {}
     if found is not None:
         execution, document = found
-        answer["execution"] = rules.device_execution(execution, now, document)
-    return td.answer(answer, rules.seconds(now), token)
+        answer["execution"] = wire.device_execution(execution, now, document)
+    return td.answer(answer, wire.seconds(now), token)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -16,27 +16,29 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from fleetgate import clock
 from fleetgate.dialects import thingdatas as td
+from fleetgate.dialects.thingdatas import jobs as wire
 from fleetgate.domain import jobs as rules
 from fleetgate.domain.apikeys import ApiKey
+from fleetgate.endpoint import Result
 from fleetgate.http import HttpRequest
 from fleetgate.observability import logger, metrics
 from fleetgate.services import jobs
 
 
-def post_job_update(request: HttpRequest, key: ApiKey) -> dict:
+def post_job_update(request: HttpRequest, key: ApiKey) -> Result:
     job_id = rules.check_job_id(request.path_parameters.get("jobId"))
     body = td.json_object(request)
     token = td.client_token(body)
-    change = rules.parse_update(body, token)
+    change = wire.parse_update(body, token)
     thing = td.thing(key, body.get("thingName"))
     execution, document = jobs.update(thing, job_id, change, clock.now_ms())
     answer: dict = {}
     if change.include_state:
-        answer["executionState"] = rules.execution_state(execution)
+        answer["executionState"] = wire.execution_state(execution)
     if document is not None:
         answer["jobDocument"] = document
     metrics.add_metric(name="JobExecutionUpdates", unit=MetricUnit.Count, value=1)
-    return td.answer(answer, rules.seconds(execution.last_updated_at), token)
+    return td.answer(answer, wire.seconds(execution.last_updated_at), token)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -11,24 +11,25 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from fleetgate import clock
 from fleetgate.dialects import thingdatas as td
-from fleetgate.domain import jobs as rules
+from fleetgate.dialects.thingdatas import jobs as wire
 from fleetgate.domain.apikeys import ApiKey
+from fleetgate.endpoint import Result
 from fleetgate.http import HttpRequest
 from fleetgate.observability import logger, metrics
 from fleetgate.services import jobs
 
 
-def post_jobs_get(request: HttpRequest, key: ApiKey) -> dict:
+def post_jobs_get(request: HttpRequest, key: ApiKey) -> Result:
     body = td.json_object(request)
     token = td.client_token(body)
     thing = td.thing(key, body.get("thingName"))
     now = clock.now_ms()
     in_progress, queued = jobs.pending(thing, now)
     answer: dict = {
-        "inProgressJobs": [rules.summary(e) for e in in_progress],
-        "queuedJobs": [rules.summary(e) for e in queued],
+        "inProgressJobs": [wire.summary(e) for e in in_progress],
+        "queuedJobs": [wire.summary(e) for e in queued],
     }
-    return td.answer(answer, rules.seconds(now), token)
+    return td.answer(answer, wire.seconds(now), token)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

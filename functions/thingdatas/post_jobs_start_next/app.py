@@ -13,26 +13,27 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from fleetgate import clock
 from fleetgate.dialects import thingdatas as td
-from fleetgate.domain import jobs as rules
+from fleetgate.dialects.thingdatas import jobs as wire
 from fleetgate.domain.apikeys import ApiKey
+from fleetgate.endpoint import Result
 from fleetgate.http import HttpRequest
 from fleetgate.observability import logger, metrics
 from fleetgate.services import jobs
 
 
-def post_jobs_start_next(request: HttpRequest, key: ApiKey) -> dict:
+def post_jobs_start_next(request: HttpRequest, key: ApiKey) -> Result:
     body = td.json_object(request)
     token = td.client_token(body)
-    start = rules.parse_start_next(body, token)
+    start = wire.parse_start_next(body, token)
     thing = td.thing(key, body.get("thingName"))
     now = clock.now_ms()
     found = jobs.start_next(thing, start, now)
     answer: dict = {}
     if found is not None:
         execution, document = found
-        answer["execution"] = rules.device_execution(execution, now, document)
+        answer["execution"] = wire.device_execution(execution, now, document)
         metrics.add_metric(name="JobExecutionsStarted", unit=MetricUnit.Count, value=1)
-    return td.answer(answer, rules.seconds(now), token)
+    return td.answer(answer, wire.seconds(now), token)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

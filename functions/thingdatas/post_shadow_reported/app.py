@@ -10,12 +10,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from fleetgate.dialects import thingdatas as td
 from fleetgate.domain.apikeys import ApiKey
+from fleetgate.endpoint import Result
 from fleetgate.http import HttpRequest
 from fleetgate.observability import logger, metrics
 from fleetgate.services import shadows
 
 
-def post_shadow_reported(request: HttpRequest, key: ApiKey) -> dict:
+def post_shadow_reported(request: HttpRequest, key: ApiKey) -> Result:
     body = td.json_object(request)
     name = shadows.shadow_name(request.query.get("name"))
     report = shadows.parse_report(body)  # every rule that needs no I/O comes first

@@ -7,20 +7,21 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from fleetgate.dialects import thingsboard as tb
 from fleetgate.domain.devices import DeviceIdentity
-from fleetgate.http import HttpRequest, response
+from fleetgate.endpoint import Result, done, nothing_yet
+from fleetgate.http import HttpRequest
 from fleetgate.observability import logger, metrics
 from fleetgate.services import attributes, longpoll
 
 
-def get_attribute_updates(request: HttpRequest, device: DeviceIdentity) -> dict:
+def get_attribute_updates(request: HttpRequest, device: DeviceIdentity) -> Result:
     seconds = longpoll.wait_seconds(tb.timeout_ms(request))
     update = longpoll.poll(
         lambda: attributes.next_update(device.id), device.queues.get("attributes"), seconds
     )
     if update is None:
-        return response(408)
+        return nothing_yet()
     metrics.add_metric(name="AttributeUpdatesDelivered", unit=MetricUnit.Count, value=1)
-    return tb.ok_json(update)
+    return done(update)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

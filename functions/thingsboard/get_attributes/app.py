@@ -6,12 +6,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from fleetgate.dialects import thingsboard as tb
 from fleetgate.domain.devices import DeviceIdentity
+from fleetgate.endpoint import Result, done
 from fleetgate.http import HttpRequest
 from fleetgate.observability import logger, metrics
 from fleetgate.services import attributes
 
 
-def get_attributes(request: HttpRequest, device: DeviceIdentity) -> dict:
+def get_attributes(request: HttpRequest, device: DeviceIdentity) -> Result:
     client_keys = request.query_list("clientKeys")
     shared_keys = request.query_list("sharedKeys")
     shadow = attributes.read(device.id)
@@ -25,7 +26,7 @@ def get_attributes(request: HttpRequest, device: DeviceIdentity) -> dict:
         if shared:
             result["shared"] = shared
     metrics.add_metric(name="AttributeReads", unit=MetricUnit.Count, value=1)
-    return tb.ok_json(result)
+    return done(result)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

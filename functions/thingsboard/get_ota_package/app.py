@@ -15,8 +15,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from fleetgate.dialects import thingsboard as tb
 from fleetgate.domain.devices import DeviceIdentity
+from fleetgate.endpoint import Result, content
 from fleetgate.errors import InvalidRequest
-from fleetgate.http import HttpRequest, response
+from fleetgate.http import HttpRequest
 from fleetgate.observability import logger, metrics
 from fleetgate.services import ota
 from fleetgate.settings import get_settings
@@ -39,19 +40,13 @@ def optional_int(request: HttpRequest, name: str) -> int:
     return int(raw)
 
 
-def get_ota_package(request: HttpRequest, device: DeviceIdentity) -> dict:
+def get_ota_package(request: HttpRequest, device: DeviceIdentity) -> Result:
     package_type = get_settings().require("ota_package_type")
     title, version = required(request, "title"), required(request, "version")
     size, chunk = optional_int(request, "size"), optional_int(request, "chunk")
     package, data = ota.download(device, package_type, title, version, size=size, chunk=chunk)
     metrics.add_metric(name="OtaBytesServed", unit=MetricUnit.Bytes, value=len(data))
-    disposition = {"content-disposition": f"attachment;filename={package.file_name}"}
-    return response(
-        200,
-        data,
-        content_type=package.content_type,
-        headers={**disposition, "x-filename": package.file_name},
-    )
+    return content(data, package.content_type, package.file_name)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -10,18 +10,19 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from fleetgate.dialects import thingsboard as tb
 from fleetgate.domain.devices import DeviceIdentity
-from fleetgate.http import HttpRequest, response
+from fleetgate.endpoint import Result, done, nothing_yet
+from fleetgate.http import HttpRequest
 from fleetgate.observability import logger, metrics
 from fleetgate.services import longpoll, rpc
 
 
-def get_rpc(request: HttpRequest, device: DeviceIdentity) -> dict:
+def get_rpc(request: HttpRequest, device: DeviceIdentity) -> Result:
     seconds = longpoll.wait_seconds(tb.timeout_ms(request))
     command = longpoll.poll(lambda: rpc.next_for_device(device.id), device.queues.get("rpc"), seconds)
     if command is None:
-        return response(408)
+        return nothing_yet()
     metrics.add_metric(name="RpcDelivered", unit=MetricUnit.Count, value=1)
-    return tb.ok_json(command)
+    return done(command)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

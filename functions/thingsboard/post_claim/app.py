@@ -8,18 +8,19 @@ from aws_lambda_powertools.metrics import MetricUnit
 from fleetgate.dialects import thingsboard as tb
 from fleetgate.domain.claims import parse_device_claim
 from fleetgate.domain.devices import DeviceIdentity
+from fleetgate.endpoint import Result, done
 from fleetgate.http import HttpRequest
 from fleetgate.observability import logger, metrics
 from fleetgate.services import claims
 
 
-def post_claim(request: HttpRequest, device: DeviceIdentity) -> dict:
+def post_claim(request: HttpRequest, device: DeviceIdentity) -> Result:
     payload = tb.json_body(request) if request.body.strip() else {}
     if claims.request_claim(device.id, parse_device_claim(payload)):
         metrics.add_metric(name="ClaimWindowsOpened", unit=MetricUnit.Count, value=1)
     else:
         logger.info("Claim request ignored: the device already has an owner", extra={"deviceId": device.id})
-    return tb.ok()
+    return done()
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

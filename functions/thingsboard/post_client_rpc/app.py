@@ -11,6 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from fleetgate.dialects import thingsboard as tb
 from fleetgate.domain.devices import DeviceIdentity
 from fleetgate.domain.rpc import MAX_METHOD
+from fleetgate.endpoint import Result, done
 from fleetgate.errors import InvalidRequest
 from fleetgate.http import HttpRequest
 from fleetgate.jsonutil import NumberLiteral, dumps, plain
@@ -28,11 +29,11 @@ def parse_call(payload: object) -> tuple[str, object]:
     return method, plain(payload.get("params", {}))
 
 
-def post_client_rpc(request: HttpRequest, device: DeviceIdentity) -> dict:
+def post_client_rpc(request: HttpRequest, device: DeviceIdentity) -> Result:
     method, params = parse_call(tb.json_body(request))
     answer = client_rpc.call(device, method, params)
     metrics.add_metric(name="ClientRpcCalls", unit=MetricUnit.Count, value=1)
-    return tb.ok_json(answer)
+    return done(answer)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -10,6 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from fleetgate.dialects import thingsboard as tb
 from fleetgate.domain.devices import DeviceIdentity
+from fleetgate.endpoint import Result, done
 from fleetgate.errors import InvalidRequest
 from fleetgate.http import HttpRequest
 from fleetgate.observability import logger, metrics
@@ -26,7 +27,7 @@ def request_id(request: HttpRequest) -> int:
     return int(raw)
 
 
-def post_rpc_reply(request: HttpRequest, device: DeviceIdentity) -> dict:
+def post_rpc_reply(request: HttpRequest, device: DeviceIdentity) -> Result:
     rpc_id = request_id(request)
     if not request.body:
         raise InvalidRequest("Required request body is missing")
@@ -34,7 +35,7 @@ def post_rpc_reply(request: HttpRequest, device: DeviceIdentity) -> dict:
         metrics.add_metric(name="RpcReplies", unit=MetricUnit.Count, value=1)
     else:
         logger.info("Reply to an unknown, stale or answered RPC ignored", extra={"rpcId": rpc_id})
-    return tb.ok()
+    return done()
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

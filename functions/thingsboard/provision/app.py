@@ -3,24 +3,24 @@ and secret (no access token). Always 200 with ``status`` SUCCESS (and the creden
 FAILURE, exactly as ThingsBoard answers; a body ThingsBoard cannot read (not JSON, not an object, no
 key or secret field) is 400 with a plain-text message instead of ThingsBoard's 500."""
 
-from typing import Any
-
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from fleetgate.dialects import thingsboard as tb
-from fleetgate.domain.profiles import ProvisionResult, Status, parse_provision_request
+from fleetgate.dialects.thingsboard.provisioning import parse_provision_request
+from fleetgate.domain.profiles import ProvisionResult, Status
+from fleetgate.endpoint import Result, done
 from fleetgate.http import HttpRequest
 from fleetgate.observability import logger, metrics
 from fleetgate.services import provisioning
 
 
-def render(result: ProvisionResult) -> dict[str, Any]:
+def render(result: ProvisionResult) -> Result:
     """ThingsBoard's body, keys in its order."""
     if result.status != Status.SUCCESS:
-        return tb.ok_json({"errorMsg": result.error_msg, "status": result.status.value})
+        return done({"errorMsg": result.error_msg, "status": result.status.value})
     credentials_type = result.credentials_type.value if result.credentials_type else None
-    return tb.ok_json(
+    return done(
         {
             "credentialsValue": result.credentials_value,
             "credentialsType": credentials_type,
@@ -29,7 +29,7 @@ def render(result: ProvisionResult) -> dict[str, Any]:
     )
 
 
-def provision(request: HttpRequest) -> dict[str, Any]:
+def provision(request: HttpRequest) -> Result:
     result = provisioning.provision(parse_provision_request(tb.json_body(request)))
     if result.device_id:
         logger.info("Device provisioned", extra={"deviceId": result.device_id})

@@ -12,8 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleetgate.data.aws import PageKey, client, create_all, n, query_page, s, translated_errors
-from fleetgate.domain.devices import Device, DeviceIdentity
+from fleetgate.data.aws import (
+    PageKey,
+    client,
+    create_all,
+    n,
+    query_page,
+    s,
+    translated_errors,
+)
+from fleetgate.domain.devices import Device, DeviceIdentity, Thing
 from fleetgate.errors import NotFound
 
 META = "META"
@@ -134,6 +142,13 @@ class DeviceRepository:
                 .get("Item")
             )
         return item["deviceId"]["S"] if item else None
+
+    def thing_named(self, name: str) -> Thing:
+        """The device named ``name``; ``NotFound`` when there is none."""
+        device_id = self.id_for_name(name)
+        if device_id is None:
+            raise NotFound(f"Thing '{name}' not found")
+        return Thing(device_id, name)
 
     def identity_for_token(self, token_hash: str) -> DeviceIdentity | None:
         with translated_errors():

@@ -43,6 +43,12 @@ class Thing:
     name: str
 
 
+def check_thing_name(name: str) -> None:
+    """A thing name the registry could hold (a device name), else ``InvalidRequest``."""
+    if not NAME_PATTERN.match(name):
+        raise InvalidRequest("A thing name is 1-128 characters of letters, digits, ':', '_' or '-'")
+
+
 @dataclass(frozen=True)
 class Device:
     id: str

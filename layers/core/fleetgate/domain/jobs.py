@@ -338,7 +338,7 @@ def abort_reason(job: Job) -> str | None:
 def cancel_reason(reason_code: str | None, comment: str | None) -> None:
     if reason_code is not None and not REASON_CODE_PATTERN.match(reason_code):
         raise InvalidRequest("reasonCode must be 1-128 characters of A-Z, 0-9 and '_'")
-    if comment is not None and (not 1 <= len(comment) <= MAX_COMMENT or _has_control(comment)):
+    if comment is not None and (not 1 <= len(comment) <= MAX_COMMENT or has_control(comment)):
         raise InvalidRequest(f"comment must be 1-{MAX_COMMENT} characters without control characters")
 
 
@@ -499,12 +499,12 @@ def update(execution: Execution, request: UpdateRequest, now: int) -> Execution:
         raise InvalidStateTransition(
             f"Job execution {execution.job_id} of thing '{execution.thing.name}' is {execution.status} "
             f"and can no longer be updated",
-            details={"executionState": execution_state(execution)},
+            details={"executionState": execution},
         )
     if request.expected_version is not None and request.expected_version != execution.version:
         raise VersionMismatch(
             f"expectedVersion {request.expected_version} does not match versionNumber {execution.version}",
-            details={"executionState": execution_state(execution)},
+            details={"executionState": execution},
         )
     changed = replace(
         execution,
@@ -670,155 +670,9 @@ class UpdateRequest:
         return hashlib.sha256(dumps(fields).encode()).hexdigest()[:32]
 
 
-def parse_start_next(body: Mapping[str, Any], client_token: str | None) -> StartNextRequest:
-    return StartNextRequest(
-        status_details=parse_status_details(body.get("statusDetails")),
-        step_timeout=parse_step_timeout(body.get("stepTimeoutInMinutes"), allow_clear=False),
-        client_token=client_token,
-    )
-
-
-def parse_describe(body: Mapping[str, Any], client_token: str | None) -> DescribeRequest:
-    return DescribeRequest(
-        execution_number=_positive(body, "executionNumber"),
-        include_document=_flag(body, "includeJobDocument", default=True),
-        client_token=client_token,
-    )
-
-
-def parse_update(body: Mapping[str, Any], client_token: str | None) -> UpdateRequest:
-    raw = body.get("status")
-    if raw is None:
-        raise InvalidRequest("status is required")
-    if not isinstance(raw, str) or raw not in ExecutionStatus.__members__:
-        raise InvalidRequest("status must be IN_PROGRESS, SUCCEEDED, FAILED or REJECTED")
-    status = ExecutionStatus(raw)
-    if status not in DEVICE_STATUSES:
-        raise InvalidRequest(
-            f"A device may not set status {status}: only IN_PROGRESS, SUCCEEDED, FAILED or REJECTED"
-        )
-    return UpdateRequest(
-        status=status,
-        status_details=parse_status_details(body.get("statusDetails")),
-        expected_version=_positive(body, "expectedVersion"),
-        execution_number=_positive(body, "executionNumber"),
-        include_state=_flag(body, "includeJobExecutionState", default=False),
-        include_document=_flag(body, "includeJobDocument", default=False),
-        step_timeout=parse_step_timeout(body.get("stepTimeoutInMinutes"), allow_clear=True),
-        client_token=client_token,
-    )
-
-
-def parse_status_details(value: Any) -> dict[str, str] | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise InvalidRequest("statusDetails must be an object of string values")
-    if len(value) > MAX_STATUS_DETAILS:
-        raise InvalidRequest(f"statusDetails may hold at most {MAX_STATUS_DETAILS} name/value pairs")
-    for key, item in value.items():
-        if not DETAIL_KEY_PATTERN.match(key):
-            raise InvalidRequest(
-                f"statusDetails: name '{key[:128]}' must be 1-128 characters of letters, digits, "
-                "':', '_' or '-'"
-            )
-        if not isinstance(item, str) or not 1 <= len(item) <= MAX_DETAIL_VALUE or _has_control(item):
-            raise InvalidRequest(
-                f"statusDetails: the value of '{key}' must be a string of 1-{MAX_DETAIL_VALUE} characters "
-                "without control characters"
-            )
-    return dict(value)
-
-
-def parse_step_timeout(value: Any, *, allow_clear: bool) -> int | None:
-    if value is None:
-        return None
-    if allow_clear and value == CLEAR_STEP_TIMER and _is_int(value):
-        return CLEAR_STEP_TIMER
-    if not _is_int(value) or not 1 <= value <= MAX_TIMEOUT_MINUTES:
-        clear = " (or -1 to clear the step timer)" if allow_clear else ""
-        raise InvalidRequest(
-            f"stepTimeoutInMinutes must be an integer from 1 to {MAX_TIMEOUT_MINUTES}{clear}"
-        )
-    return int(value)
-
-
-def _positive(body: Mapping[str, Any], name: str) -> int | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if not _is_int(value) or value < 1:
-        raise InvalidRequest(f"{name} must be a positive integer")
-    return int(value)
-
-
-def _flag(body: Mapping[str, Any], name: str, *, default: bool) -> bool:
-    value = body.get(name)
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise InvalidRequest(f"{name} must be true or false")
-    return value
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _has_control(text: str) -> bool:
+def has_control(text: str) -> bool:
     return any(unicodedata.category(c).startswith("C") for c in text)
 
 
 def _unique(names: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
-
-
-# --------------------------------------------------------------------------- device answers (AWS shapes)
-def seconds(epoch_ms: int) -> int:
-    return epoch_ms // 1000
-
-
-def summary(execution: Execution) -> dict[str, Any]:
-    """A JobExecutionSummary (``jobs/get``); its list tells its status."""
-    out: dict[str, Any] = {"jobId": execution.job_id, "queuedAt": seconds(execution.queued_at)}
-    if execution.started_at is not None:
-        out["startedAt"] = seconds(execution.started_at)
-    out.update(
-        lastUpdatedAt=seconds(execution.last_updated_at),
-        versionNumber=execution.version,
-        executionNumber=execution.execution_number,
-    )
-    return out
-
-
-def execution_state(execution: Execution) -> dict[str, Any]:
-    """A JobExecutionState (``update`` answers and the 409 error bodies)."""
-    out: dict[str, Any] = {"status": execution.status.value}
-    if execution.status_details:
-        out["statusDetails"] = dict(execution.status_details)
-    out["versionNumber"] = execution.version
-    return out
-
-
-def device_execution(execution: Execution, now: int, document: Mapping[str, Any] | None) -> dict[str, Any]:
-    """A JobExecution (``start-next``, ``{jobId}/get``). ``jobDocument`` is the job's JSON object (as in
-    the MQTT jobs API, which ThingDatas mirrors), present when ``document`` is given."""
-    out: dict[str, Any] = {
-        "jobId": execution.job_id,
-        "thingName": execution.thing.name,
-        "status": execution.status.value,
-    }
-    if execution.status_details:
-        out["statusDetails"] = dict(execution.status_details)
-    out["queuedAt"] = seconds(execution.queued_at)
-    if execution.started_at is not None:
-        out["startedAt"] = seconds(execution.started_at)
-    out["lastUpdatedAt"] = seconds(execution.last_updated_at)
-    deadline = execution.deadline
-    if deadline is not None:
-        out["approximateSecondsBeforeTimedOut"] = max(0, -(-(deadline - now) // 1000))
-    out["versionNumber"] = execution.version
-    out["executionNumber"] = execution.execution_number
-    if document is not None:
-        out["jobDocument"] = dict(document)
-    return out

@@ -1,19 +1,19 @@
-"""Device registry use cases: register, look up, list, delete, regenerate and check credentials."""
+"""Device registry use cases: register, look up, list, delete, regenerate and check credentials.
+
+Every device endpoint imports this module (``authenticate``, ``thing_named``), so what only the
+operator's register and delete need (queues, the other tables' repositories) is imported there.
+"""
 
 from __future__ import annotations
 
 from fleetgate import clock
-from fleetgate.data import wakeups
 from fleetgate.data.devices import DeviceRepository
-from fleetgate.data.groups import GroupRepository
-from fleetgate.data.shadow_history import ShadowHistoryRepository
-from fleetgate.data.shadows import ShadowRepository
-from fleetgate.data.telemetry import TelemetryRepository
 from fleetgate.domain.devices import (
     MAX_TOKEN,
     Device,
     DeviceIdentity,
     Thing,
+    check_thing_name,
     hash_token,
     new_device,
     new_token,
@@ -38,6 +38,8 @@ def register(
 ) -> tuple[Device, str]:
     """Create a device and its wake-up queues; returns it with its access token, which is never
     available again. A chosen ``token`` already in use by another device is a Conflict."""
+    from fleetgate.data import wakeups  # noqa: PLC0415 - operator only (see the module's docstring)
+
     device, token = new_device(
         name, device_type, label, clock.now_ms(), token=token, profile_id=profile_id, gateway=gateway
     )
@@ -55,6 +57,13 @@ def get(device_id: str) -> Device:
     return _devices().get(device_id)
 
 
+def thing_named(name: str) -> Thing:
+    """The device named ``name``: ``InvalidRequest`` for a name no device can have, ``NotFound`` when no
+    device has it. Every dialect and use case that addresses a device by name goes through here."""
+    check_thing_name(name)
+    return _devices().thing_named(name)
+
+
 def list_page(limit: int, next_token: str | None) -> tuple[list[Device], str | None]:
     check_limit(limit)
     return _devices().list_page(limit, next_token)
@@ -67,6 +76,12 @@ def list_profile_page(profile_id: str, limit: int, next_token: str | None) -> tu
 
 def delete(device_id: str) -> None:
     """Delete a device: its credentials stop working at once, then its state is removed."""
+    from fleetgate.data import wakeups  # noqa: PLC0415 - operator only (see the module's docstring)
+    from fleetgate.data.groups import GroupRepository  # noqa: PLC0415
+    from fleetgate.data.shadow_history import ShadowHistoryRepository  # noqa: PLC0415
+    from fleetgate.data.shadows import ShadowRepository  # noqa: PLC0415
+    from fleetgate.data.telemetry import TelemetryRepository  # noqa: PLC0415
+
     settings = get_settings()
     repo = _devices()
     device = repo.get(device_id)

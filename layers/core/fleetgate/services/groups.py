@@ -4,12 +4,11 @@ CONTINUOUS jobs that target it (``services.jobs``)."""
 from __future__ import annotations
 
 from fleetgate.clock import now_ms
-from fleetgate.data.devices import DeviceRepository
 from fleetgate.data.groups import GroupRepository
-from fleetgate.domain.devices import NAME_PATTERN, Thing
+from fleetgate.domain.devices import Thing
 from fleetgate.domain.groups import ThingGroup, check_name, new_group
 from fleetgate.domain.paging import check_limit
-from fleetgate.errors import InvalidRequest, NotFound
+from fleetgate.services import devices, jobs
 from fleetgate.settings import get_settings
 
 
@@ -39,8 +38,6 @@ def delete(name: str) -> None:
     get(name)
     members = _groups().members(name)
     _groups().delete(name)
-    from fleetgate.services import jobs  # noqa: PLC0415
-
     jobs.group_deleted(name, members)
 
 
@@ -59,20 +56,16 @@ def members_page(name: str, limit: int, next_token: str | None) -> tuple[list[Th
 def add_thing(name: str, thing_name: str) -> Thing:
     """Add the device named ``thing_name``; adding a member again changes nothing."""
     check_name(name)
-    thing = thing_named(thing_name)
+    thing = devices.thing_named(thing_name)
     if _groups().add_member(name, thing, now_ms()):
-        from fleetgate.services import jobs  # noqa: PLC0415 - only group changes need the jobs engine
-
         jobs.thing_joined_group(thing, name)
     return thing
 
 
 def remove_thing(name: str, thing_name: str) -> None:
     check_name(name)
-    thing = thing_named(thing_name)
+    thing = devices.thing_named(thing_name)
     _groups().remove_member(name, thing)
-    from fleetgate.services import jobs  # noqa: PLC0415
-
     jobs.thing_left_group(thing, name)
 
 
@@ -82,15 +75,6 @@ def groups_of(device_id: str) -> list[str]:
 
 def forget_device(device_id: str, thing_name: str) -> None:
     _groups().forget_device(device_id, thing_name)
-
-
-def thing_named(thing_name: str) -> Thing:
-    if not NAME_PATTERN.match(thing_name):
-        raise InvalidRequest("A thing name is 1-128 characters of letters, digits, ':', '_' or '-'")
-    device_id = DeviceRepository(get_settings().require("devices_table")).id_for_name(thing_name)
-    if device_id is None:
-        raise NotFound(f"Thing '{thing_name}' not found")
-    return Thing(device_id, thing_name)
 
 
 def _check_limit(limit: int) -> None:

@@ -1,6 +1,8 @@
 """Jobs use cases: the operator creates, reads, lists and cancels jobs; devices list, start, describe and
 update their executions; thing groups tell the engine when a thing joins or leaves a group.
 
+This module imports no other use-case module (groups and devices call it, never the reverse).
+
 Rules are in ``fleetgate.domain.jobs``; this module reads, applies a rule, and writes conditionally,
 reading again when another writer got there first (``fleetgate.retry.on_conflict``, then 503).
 
@@ -28,9 +30,12 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from fleetgate import clock
+from fleetgate.data.devices import DeviceRepository
+from fleetgate.data.groups import GroupRepository
 from fleetgate.data.jobs import Guard, JobGuardFailed, JobsRepository, StaleExecution
 from fleetgate.domain import jobs as rules
-from fleetgate.domain.devices import Thing
+from fleetgate.domain.devices import Thing, check_thing_name
+from fleetgate.domain.groups import check_name as check_group_name
 from fleetgate.domain.jobs import (
     ABORTED,
     EXECUTED,
@@ -64,6 +69,21 @@ def _repo() -> JobsRepository:
     return JobsRepository(get_settings().require("jobs_table"))
 
 
+def _thing_named(name: str) -> Thing:
+    """A target thing by name (the registry read ``services.devices.thing_named`` makes; this engine
+    sits below the device and group use cases, which call it, so it reads the repositories itself)."""
+    check_thing_name(name)
+    return DeviceRepository(get_settings().require("devices_table")).thing_named(name)
+
+
+def _members(group: str) -> list[Thing]:
+    """Every member of a target group (``NotFound`` for an unknown group)."""
+    check_group_name(group)
+    repo = GroupRepository(get_settings().require("devices_table"))
+    repo.get(group)
+    return repo.members(group)
+
+
 def _now(now: int | None) -> int:
     return clock.now_ms() if now is None else now
 
@@ -73,11 +93,9 @@ def create(spec: JobSpec, now: int | None = None) -> Job:
     """Create a job and one QUEUED execution per target thing. Unknown things or groups are 404 and
     nothing is written. A CONTINUOUS job registers with its groups *before* their members are read
     again, so a thing joining meanwhile is reached either way (``thing_joined_group``)."""
-    from fleetgate.services import groups  # noqa: PLC0415 - only the operator's create reads groups
-
     at = _now(now)
-    direct = [groups.thing_named(name) for name in spec.thing_names]
-    members = {name: groups.members(name) for name in spec.group_names}
+    direct = [_thing_named(name) for name in spec.thing_names]
+    members = {name: _members(name) for name in spec.group_names}
     targets = rules.merge_targets(direct, members)
     job = rules.new_job(spec, at)
     executions = rules.plan(job, targets)
@@ -111,10 +129,8 @@ def _adding_routes_of(planned: Execution) -> Callable[[Execution], Execution | N
 def _reconcile(ref: JobRef, before: dict[str, list[Thing]], now: int) -> None:
     """Members that joined or left a CONTINUOUS job's groups between the first read and the job's
     registration with them: neither path saw them, so apply the change now."""
-    from fleetgate.services import groups  # noqa: PLC0415
-
     for group, old in before.items():
-        new = groups.members(group)
+        new = _members(group)
         old_ids = {t.id for t in old}
         new_ids = {t.id for t in new}
         for thing in new:
@@ -263,7 +279,7 @@ def update(
             raise _answered(
                 InvalidStateTransition(
                     f"Job '{job_id}' was canceled; its execution can no longer be updated",
-                    details={"executionState": rules.execution_state(canceled or execution)},
+                    details={"executionState": canceled or execution},
                 ),
                 request.client_token,
                 at,
@@ -504,7 +520,7 @@ def _document(ref: JobRef) -> dict[str, Any]:
 def _answered(exc: FleetgateError, client_token: str | None, now: int) -> FleetgateError:
     """``exc`` with what every jobs answer carries (AWS's ErrorResponse): ``clientToken`` and
     ``timestamp``."""
-    exc.details.setdefault("timestamp", rules.seconds(now))
+    exc.details.setdefault("timestamp", now // 1000)  # epoch seconds
     if client_token is not None:
         exc.details.setdefault("clientToken", client_token)
     return exc

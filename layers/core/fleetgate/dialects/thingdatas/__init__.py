@@ -4,9 +4,12 @@
   permissions (HTTP method + path prefix) must cover the request, and a key limited to some things may
   touch only those.
 - Bodies are strict JSON objects; ``thingName`` names a device of the registry.
-- Errors have one body, since Fleets' own is undocumented: ``{"code": "<MachineCode>", "message": ...}``
-  with the HTTP status, plus fields that help the caller recover (the shadow's current ``version`` on
-  a version conflict, a job execution's ``executionState``). Every error is mapped here, once.
+- Endpoints return ``Result``s (``fleetgate.endpoint``); this package alone renders them, for HTTP
+  here and for MQTT messages in ``.mqtt``.
+- Errors have one body (``error_body``, the same in HTTP answers and MQTT error replies), since
+  Fleets' own is undocumented: ``{"code": "<MachineCode>", "message": ...}`` with the HTTP status,
+  plus fields that help the caller recover (the shadow's current ``version`` on a version conflict,
+  a job execution's ``executionState``). Every error is mapped here, once.
 """
 
 from __future__ import annotations
@@ -15,61 +18,81 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from fleetgate.data.devices import DeviceRepository
 from fleetgate.domain.apikeys import ApiKey
 from fleetgate.domain.devices import NAME_PATTERN, Thing
+from fleetgate.endpoint import Result, done, serve_http
 from fleetgate.errors import (
     FleetgateError,
     Forbidden,
     InvalidRequest,
-    NotFound,
     Unauthorized,
     VersionConflict,
 )
 from fleetgate.http import HttpRequest, response
 from fleetgate.jsonutil import dumps
 from fleetgate.observability import logger
-from fleetgate.services import apikeys
+from fleetgate.services import apikeys, devices
 from fleetgate.settings import get_settings
 
 MAX_CLIENT_TOKEN_BYTES = 64
 _CODES = {"NotFound": "ResourceNotFound", "InternalFailure": "InternalError"}
 
-Endpoint = Callable[[HttpRequest, ApiKey], dict[str, Any]]
+Endpoint = Callable[[HttpRequest, ApiKey], Result]
 
 
 def handle(event: dict[str, Any], endpoint: Endpoint) -> dict[str, Any]:
     """Run a ThingDatas endpoint: the API key and its permissions, the size limit, then the endpoint."""
-    try:
-        request = HttpRequest.from_event(event)
+
+    def checked(request: HttpRequest) -> Result:
         key = apikeys.authenticate(request.headers.get("authorization"), request.method, request.path)
         request.check_size(get_settings().device_payload_limit_bytes)
         return endpoint(request, key)
-    except FleetgateError as exc:
-        return error_response(exc)
+
+    return serve_http(event, checked, render, error_response)
 
 
-def error_response(exc: FleetgateError) -> dict[str, Any]:
-    status = exc.status
-    if status >= 500:
-        logger.exception("Request failed")
+def render(result: Result) -> dict[str, Any]:
+    """A JSON answer, 200 unless the endpoint asked for another status (``done(body, status=...)``)."""
+    return response(result.extra.get("status", 200), dumps(result.value), content_type="application/json")
+
+
+def error_body(exc: FleetgateError) -> dict[str, Any]:
+    """The one error body, for HTTP answers and MQTT error replies alike."""
+    if exc.status >= 500:
         body: dict[str, Any] = {"code": _CODES.get(exc.code, exc.code), "message": "Internal service failure"}
         if exc.code == "ServiceUnavailable":
             body["message"] = exc.message
-        return response(status, dumps(body), content_type="application/json")
+        return body
     body = {"code": _CODES.get(exc.code, exc.code), "message": exc.message}
     if isinstance(exc, VersionConflict) and exc.current_version is not None:
         body["version"] = exc.current_version
-    body.update({k: v for k, v in exc.details.items() if k not in ("code", "message")})
+    body.update({k: _detail(v) for k, v in exc.details.items() if k not in ("code", "message")})
+    return body
+
+
+def _detail(value: object) -> object:
+    """An error detail as JSON: a job execution (the domain's 409s carry it) is its ``JobExecutionState``."""
+    from fleetgate.domain.jobs import Execution  # noqa: PLC0415 - only jobs errors carry one
+
+    if isinstance(value, Execution):
+        from fleetgate.dialects.thingdatas.jobs import execution_state  # noqa: PLC0415
+
+        return execution_state(value)
+    return value
+
+
+def error_response(exc: FleetgateError) -> dict[str, Any]:
+    if exc.status >= 500:
+        logger.exception("Request failed")
     headers = {"www-authenticate": 'Basic realm="fleetgate"'} if isinstance(exc, Unauthorized) else None
-    return response(status, dumps(body), content_type="application/json", headers=headers)
+    return response(exc.status, dumps(error_body(exc)), content_type="application/json", headers=headers)
 
 
-def ok(body: Any, status: int = 200) -> dict[str, Any]:
-    return response(status, dumps(body), content_type="application/json")
+def ok(body: Any, status: int = 200) -> Result:
+    return done(body, status=status)
 
 
-def answer(body: dict[str, Any], epoch_s: int, client_token: str | None) -> dict[str, Any]:
+def answer(body: dict[str, Any], epoch_s: int, client_token: str | None) -> Result:
     """A 200 in the AWS IoT Jobs style: ``body`` plus ``timestamp`` (epoch seconds) and the request's
     ``clientToken``, echoed when it sent one."""
     stamped: dict[str, Any] = {**body, "timestamp": epoch_s}
@@ -101,10 +124,7 @@ def thing(key: ApiKey, name: Any) -> Thing:
         raise InvalidRequest("thingName must be 1-128 characters of letters, digits, ':', '_' or '-'")
     if not key.may_touch(name):
         raise Forbidden(f"This API key may not access thing '{name}'")
-    device_id = DeviceRepository(get_settings().require("devices_table")).id_for_name(name)
-    if device_id is None:
-        raise NotFound(f"Thing '{name}' not found")
-    return Thing(device_id, name)
+    return devices.thing_named(name)
 
 
 def client_token(body: dict[str, Any]) -> str | None:

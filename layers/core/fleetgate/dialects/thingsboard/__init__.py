@@ -1,4 +1,5 @@
-"""The ThingsBoard HTTP device dialect: ``/api/v1/{token}/...``.
+"""The ThingsBoard HTTP device dialect: ``/api/v1/{token}/...``. Endpoints return ``Result``s
+(``fleetgate.endpoint``); this module alone renders them and maps errors to ThingsBoard's answers.
 
 What it shares with ThingsBoard: the access token in the path (unknown → 401, empty body), Gson's
 lenient JSON, ThingsBoard's value typing, ``{"client": ..., "shared": ...}`` reads, 200 with an empty
@@ -17,6 +18,7 @@ from typing import Any
 
 from fleetgate.domain.devices import DeviceIdentity
 from fleetgate.domain.telemetry import MAX_TS, TelemetryRecord
+from fleetgate.endpoint import Outcome, Result, serve_http
 from fleetgate.errors import CallFailed, FleetgateError, InvalidRequest, PayloadTooLarge
 from fleetgate.http import HttpRequest, response
 from fleetgate.jsonutil import NumberLiteral, dumps, loads_lenient, plain
@@ -29,7 +31,8 @@ _PARSABLE = re.compile(r"-?(?:\d+(?:\.\d+)?|\.\d+)\Z")  # commons-lang3 NumberUt
 _LONG_TEXT = re.compile(r"-?\d{1,19}\Z")
 _SKIP = object()
 
-Endpoint = Callable[[HttpRequest, DeviceIdentity], dict[str, Any]]
+Endpoint = Callable[[HttpRequest, DeviceIdentity], Result]
+OpenEndpoint = Callable[[HttpRequest], Result]
 
 
 # --------------------------------------------------------------------------- request handling
@@ -41,15 +44,33 @@ def handle(event: dict[str, Any], endpoint: Endpoint) -> dict[str, Any]:
     )
 
 
-def handle_open(event: dict[str, Any], endpoint: Callable[[HttpRequest], dict[str, Any]]) -> dict[str, Any]:
+def handle_open(event: dict[str, Any], endpoint: OpenEndpoint) -> dict[str, Any]:
     """Run an endpoint without an access token (provisioning authenticates with its own key): size limit,
-    then the endpoint; errors mapped here only."""
-    try:
-        request = HttpRequest.from_event(event)
+    then the endpoint; results rendered and errors mapped here only."""
+
+    def checked(request: HttpRequest) -> Result:
         request.check_size(get_settings().device_payload_limit_bytes)
         return endpoint(request)
-    except FleetgateError as exc:
-        return error_response(exc)
+
+    return serve_http(event, checked, render, error_response)
+
+
+def render(result: Result) -> dict[str, Any]:
+    """ThingsBoard's answers: 200 with an empty body when there is nothing to say, JSON otherwise,
+    an attachment for package bytes, 408 with an empty body when a long-poll ends with nothing."""
+    if result.outcome is Outcome.NOTHING_YET:
+        return response(408)
+    if result.content is not None:
+        headers = {}
+        if result.content.file_name:
+            headers = {
+                "content-disposition": f"attachment;filename={result.content.file_name}",
+                "x-filename": result.content.file_name,
+            }
+        return response(200, result.content.data, content_type=result.content.content_type, headers=headers)
+    if result.value is None:
+        return response(200)
+    return response(200, dumps(result.value), content_type="application/json")
 
 
 def error_response(exc: FleetgateError) -> dict[str, Any]:
@@ -62,15 +83,6 @@ def error_response(exc: FleetgateError) -> dict[str, Any]:
     if exc.status in (401, 403, 404):
         return response(exc.status)
     return response(exc.status if exc.status >= 500 else 500)
-
-
-def ok() -> dict[str, Any]:
-    """ThingsBoard's success with no data: 200 and an empty body."""
-    return response(200)
-
-
-def ok_json(value: Any) -> dict[str, Any]:
-    return response(200, dumps(value), content_type="application/json")
 
 
 def json_body(request: HttpRequest) -> Any:
