@@ -22,11 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from fleetgate.clock import iso_utc, now_ms
 from fleetgate.dialects import manage
-from fleetgate.domain import commands as rules
-from fleetgate.domain.commands import Execution
+from fleetgate.dialects.thingdatas import commands
+from fleetgate.dialects.thingdatas import commands as rules
+from fleetgate.dialects.thingdatas.commands import Execution
 from fleetgate.errors import InvalidRequest, PayloadTooLarge
 from fleetgate.observability import logger, metrics
-from fleetgate.services import commands, devices
+from fleetgate.services import devices
 
 app = APIGatewayHttpResolver()
 manage.install_error_handlers(app)

@@ -16,10 +16,11 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
 
 from fleetgate.dialects import manage
-from fleetgate.domain import rpc as rules
-from fleetgate.domain.rpc import Rpc, RpcStatus
+from fleetgate.dialects.thingsboard import rpc
+from fleetgate.dialects.thingsboard import rpc as rules
+from fleetgate.dialects.thingsboard.rpc import Rpc, RpcStatus
 from fleetgate.errors import InvalidRequest, PayloadTooLarge
-from fleetgate.services import devices, rpc
+from fleetgate.services import devices
 from fleetgate.settings import get_settings
 
 router = APIGatewayHttpRouter()

@@ -9,10 +9,11 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from fleetgate.dialects import thingsboard as tb
+from fleetgate.dialects.thingsboard import rpc
 from fleetgate.domain.devices import DeviceIdentity
 from fleetgate.http import HttpRequest, response
 from fleetgate.observability import logger, metrics
-from fleetgate.services import longpoll, rpc
+from fleetgate.services import longpoll
 
 
 def get_rpc(request: HttpRequest, device: DeviceIdentity) -> dict:
