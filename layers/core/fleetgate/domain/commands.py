@@ -24,6 +24,13 @@ Invariants:
   without a token, the same state and result) changes nothing and gets the recorded command back; any
   other answer to a command that no longer awaits one is refused (``Vocabulary.refusal``).
 - Every change bumps ``version``; the store makes writes conditional on it.
+
+Storage (``fleetgate.data.commands``, ``docs/command-engine.md``): one repository over two tables, one
+per ``IdScheme``, both keyed ``deviceId`` + the command's id: ``RpcTable`` (range key ``seq``, a number,
+so integer ids come in order and a sparse local index is the poll queue) and ``CommandsTable`` (range
+key ``executionId``, a string, so an operator-chosen UUID is unique by a conditional put). Not one
+table: a range key has one type, and both tables already hold retained data under key schemas and TTL
+attributes that DynamoDB cannot change in place.
 """
 
 from __future__ import annotations
