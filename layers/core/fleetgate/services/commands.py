@@ -31,7 +31,7 @@ from fleetgate.domain import commands as rules
 from fleetgate.domain.commands import Answer, Command, CommandSpec, IdScheme, Vocabulary
 from fleetgate.domain.devices import Device
 from fleetgate.errors import CallFailed, Conflict, FleetgateError, InvalidRequest, Retryable
-from fleetgate.retry import on_conflict
+from fleetgate.retry import ATTEMPTS, on_conflict
 from fleetgate.settings import get_settings
 
 MAX_PAGE = 100
@@ -208,7 +208,13 @@ def next_for_device(vocabulary: Vocabulary, device_id: str) -> Command | None:
                 return command
         return None
 
-    return on_conflict(attempt, busy="The device's commands are being changed by many writers; poll again")
+    # A poll has its long-poll's time to spare: concurrent polls of one device all race for its head
+    # command, so it retries twice as long as other writers before answering 503.
+    return on_conflict(
+        attempt,
+        attempts=2 * ATTEMPTS,
+        busy="The device's commands are being changed by many writers; poll again",
+    )
 
 
 def answer(
