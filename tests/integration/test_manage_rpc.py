@@ -14,9 +14,9 @@ from typing import Any
 import boto3
 import pytest
 
-from fleetgate.domain.rpc import rpc_request
+from fleetgate.dialects.thingsboard import rpc as rpc_service
+from fleetgate.dialects.thingsboard.rpc import rpc_request
 from fleetgate.services import devices
-from fleetgate.services import rpc as rpc_service
 from fleetgate_local.inprocess import InProcessFunctions
 from fleetgate_local.template import Template
 from tests.integration.conftest import Device, Stack, create_device, event, with_body, with_query

@@ -32,9 +32,9 @@ from moto.iot.models import iot_backends
 from moto.iotdata.models import iotdata_backends
 
 from fleetgate.data import aws, iot
-from fleetgate.domain.commands import parse_response
+from fleetgate.dialects.thingdatas import commands as command_service
+from fleetgate.dialects.thingdatas.commands import parse_response
 from fleetgate.errors import CallFailed, FleetgateError
-from fleetgate.services import commands as command_service
 from fleetgate.settings import get_settings
 from fleetgate_local.inprocess import recorded_aws_calls
 from fleetgate_local.template import Template
@@ -188,7 +188,7 @@ def test_send_records_a_sent_execution_and_publishes_fleets_payload(stack: Stack
     stored = item(stack, thing.id, execution_id)
     created = int(stored["createdAt"]["N"])
     assert int(stored["expiresAt"]["N"]) == created + 30_000
-    assert int(stored["purgeAt"]["N"]) == -(-(created + 30_000) // 1000) + 90 * 86_400
+    assert int(stored["purgeAt"]["N"]) == -(-(created + 30_000) // 1000) + 30 * 86_400  # CommandRetentionDays
     [(topic, payload)] = published()[before:]
     assert topic == f"fleetgate/commands/things/{THING}/executions/{execution_id}/request"
     assert json.loads(payload) == {

@@ -239,7 +239,7 @@ def test_transient_failures_are_raised_so_that_aws_retries(
     stack: Stack, thing: Device, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     execution_id = sent(stack, thing)["executionId"]
-    from fleetgate.services import commands  # noqa: PLC0415 - the function's environment is loaded now
+    from fleetgate.dialects.thingdatas import commands  # noqa: PLC0415 - the function's environment is loaded now
 
     def busy(*_: Any) -> Any:
         raise Retryable("The service is busy; retry the request")

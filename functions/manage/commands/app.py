@@ -22,10 +22,11 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from fleetgate.clock import iso_utc, now_ms
 from fleetgate.dialects import manage
-from fleetgate.domain import commands as rules
-from fleetgate.domain.commands import Execution
+from fleetgate.dialects.thingdatas import commands
+from fleetgate.dialects.thingdatas import commands as rules
+from fleetgate.dialects.thingdatas.commands import Execution
 from fleetgate.observability import logger, metrics
-from fleetgate.services import commands, devices
+from fleetgate.services import devices
 
 app = APIGatewayHttpResolver()
 manage.install_error_handlers(app)

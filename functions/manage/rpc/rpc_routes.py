@@ -16,9 +16,10 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from fleetgate.dialects import manage
-from fleetgate.domain import rpc as rules
-from fleetgate.domain.rpc import Rpc, RpcStatus
-from fleetgate.services import devices, rpc
+from fleetgate.dialects.thingsboard import rpc
+from fleetgate.dialects.thingsboard import rpc as rules
+from fleetgate.dialects.thingsboard.rpc import Rpc, RpcStatus
+from fleetgate.services import devices
 from fleetgate.settings import get_settings
 
 router = APIGatewayHttpRouter()

@@ -18,13 +18,13 @@ changes nothing.
 from aws_lambda_powertools.metrics import MetricUnit
 
 from fleetgate.dialects import thingdatas as td
-from fleetgate.dialects.thingdatas import mqtt
-from fleetgate.domain.commands import parse_response
+from fleetgate.dialects.thingdatas import commands, mqtt
+from fleetgate.dialects.thingdatas.commands import parse_response
 from fleetgate.endpoint import Result, done
 from fleetgate.errors import Forbidden, InvalidRequest
 from fleetgate.mqtt import Message
 from fleetgate.observability import logger, metrics
-from fleetgate.services import commands, devices
+from fleetgate.services import devices
 
 
 def on_command_response(message: Message) -> Result:

@@ -1,6 +1,6 @@
 """ThingDatas ``POST /api/v1/thing-datas/command/response``: a device answers a command it received over
 MQTT: ``{"thingName", "executionId", "status": SUCCEEDED|FAILED|REJECTED, "result"?, "timestamp"?,
-"clientToken"?}`` (rules in ``fleetgate.domain.commands``).
+"clientToken"?}`` (rules in ``fleetgate.dialects.thingdatas.commands``).
 
 - 200 ``{"thingName", "executionId", "status"}`` once recorded (Fleets documents no response body; this
   one confirms what was recorded). A retry of the answer that completed the execution (same
@@ -13,12 +13,12 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from fleetgate.dialects import thingdatas as td
+from fleetgate.dialects.thingdatas import commands
+from fleetgate.dialects.thingdatas.commands import parse_response
 from fleetgate.domain.apikeys import ApiKey
-from fleetgate.domain.commands import parse_response
 from fleetgate.endpoint import Result
 from fleetgate.http import HttpRequest
 from fleetgate.observability import logger, metrics
-from fleetgate.services import commands
 
 
 def post_command_response(request: HttpRequest, key: ApiKey) -> Result:

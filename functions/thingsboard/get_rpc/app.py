@@ -9,11 +9,12 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from fleetgate.dialects import thingsboard as tb
+from fleetgate.dialects.thingsboard import rpc
 from fleetgate.domain.devices import DeviceIdentity
 from fleetgate.endpoint import Result, done, nothing_yet
 from fleetgate.http import HttpRequest
 from fleetgate.observability import logger, metrics
-from fleetgate.services import longpoll, rpc
+from fleetgate.services import longpoll
 
 
 def get_rpc(request: HttpRequest, device: DeviceIdentity) -> Result:

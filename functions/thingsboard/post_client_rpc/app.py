@@ -9,8 +9,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from fleetgate.dialects import thingsboard as tb
+from fleetgate.dialects.thingsboard.rpc import MAX_METHOD
 from fleetgate.domain.devices import DeviceIdentity
-from fleetgate.domain.rpc import MAX_METHOD
 from fleetgate.endpoint import Result, done
 from fleetgate.errors import InvalidRequest
 from fleetgate.http import HttpRequest

@@ -9,12 +9,12 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from fleetgate.dialects import thingsboard as tb
+from fleetgate.dialects.thingsboard import rpc
 from fleetgate.domain.devices import DeviceIdentity
 from fleetgate.endpoint import Result, done
 from fleetgate.errors import InvalidRequest
 from fleetgate.http import HttpRequest
 from fleetgate.observability import logger, metrics
-from fleetgate.services import rpc
 
 _INTEGER = re.compile(r"[+-]?\d{1,10}\Z")
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # ThingsBoard's Integer path variable

@@ -32,7 +32,6 @@ class Settings:
     long_poll_cap_seconds: int = 25
     wakeup_queue_prefix: str = ""
     rpc_table: str = ""
-    rpc_retention_days: int = 30
     client_rpc_handler_function_arn: str = ""  # a deployer's Lambda answering client-side RPC methods
     client_rpc_timeout_seconds: int = 10
     ota_table: str = ""
@@ -43,6 +42,7 @@ class Settings:
     shadow_history_table: str = ""
     events_table: str = ""
     commands_table: str = ""
+    command_retention_days: int = 30  # a command (status, answer) is kept this long after its expiry
     jobs_table: str = ""
     command_topic_prefix: str = (
         "fleetgate"  # commands go to {prefix}/commands/things/{thing}/executions/{id}/request

@@ -1,99 +1,171 @@
-"""ThingDatas commands (cloud → device over MQTT, the answer over MQTT or HTTPS): the lifecycle of one
-execution as pure rules, no AWS.
+"""The command engine's rules: one execution model for every dialect's cloud → device commands
+(ThingsBoard server-side RPC, ThingDatas commands; Xyte commands and the ThingsPro remote API next).
+Pure rules, no AWS; the use cases are ``fleetgate.services.commands``, the store ``fleetgate.data.commands``.
 
-    SENT ──device answers SUCCEEDED / FAILED / REJECTED (before expiresAt)──▶ that status
-      ├──expiresAt passes with no answer──▶ TIMED_OUT
-      ├──operator cancels (before expiresAt)──▶ CANCELED
-      └──the publish to the device's topic fails──▶ FAILED (statusReason says why; no respondedAt)
+Canonical states (a dialect names them in its ``Vocabulary``):
 
-- Every status but SENT is terminal. An execution is SENT only once its request was published; if the
-  publish fails it is FAILED at once, never left SENT.
-- ``expiresAt = createdAt + ttl``. A SENT execution past it *is* TIMED_OUT for every reader
-  (``effective_status``); the first writer that touches it (a late answer, a cancel) records that.
-- A device's answer to a terminal execution is refused (409 ``InvalidStateTransition`` with the current
-  ``status``) unless it repeats the answer that completed it: the same ``clientToken``, or, without a
-  token, the same status and result. A repeat changes nothing and gets the first answer again, so a
-  device may retry an answer whose response it never received.
-- ``commandId`` in the payload the device receives equals ``executionId``. Fleets sends both (the
-  execution id also in the topic) and documents no separate command resource here: a command is sent
-  to one thing, so one id names both, and a device that answers with either id is answered correctly.
+    QUEUED ──delivered (the device polls)──▶ DELIVERED ──device reports progress──▶ IN_PROGRESS
+      │      (a push delivery, e.g. an MQTT     │   │                                   │
+      │       publish, creates it DELIVERED)    │   └──device answers SUCCEEDED | FAILED | REJECTED ◀┘
+      ├──expires──▶ EXPIRED                     ├──expires unanswered──▶ TIMED_OUT
+      └──cancel──▶ CANCELED                     ├──delivery failed / retries exhausted──▶ FAILED
+                                                └──cancel (where the vocabulary allows it)──▶ CANCELED
+    A one-way command is SUCCEEDED as soon as it is delivered: there is nothing to wait for.
+
+Invariants:
+- Every state but QUEUED, DELIVERED and IN_PROGRESS is terminal, and only the transitions above exist.
+- Expiry is enforced on read and on write: an open command at or past ``expires`` *is* EXPIRED (never
+  delivered) or TIMED_OUT (delivered) for every reader (``effective_state``); it is never delivered and
+  never accepts an answer, and the first writer that touches it records that (``settle``).
+- Per-device order: a poll delivers the first deliverable command in id order; a delivered two-way
+  command that is not answered is delivered again by the next poll (head of line) until it is answered,
+  expires, or has been delivered ``retries + 1`` times (then FAILED).
+- Answers are idempotent: an answer that repeats the one recorded (the same ``client_token``, or,
+  without a token, the same state and result) changes nothing and gets the recorded command back; any
+  other answer to a command that no longer awaits one is refused (``Vocabulary.refusal``).
+- Every change bumps ``version``; the store makes writes conditional on it.
+
+Storage (``fleetgate.data.commands``, ``docs/command-engine.md``): one repository over two tables, one
+per ``IdScheme``, both keyed ``deviceId`` + the command's id: ``RpcTable`` (range key ``seq``, a number,
+so integer ids come in order and a sparse local index is the poll queue) and ``CommandsTable`` (range
+key ``executionId``, a string, so an operator-chosen UUID is unique by a conditional put). Not one
+table: a range key has one type, and both tables already hold retained data under key schemas and TTL
+attributes that DynamoDB cannot change in place.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
-from fleetgate.errors import InvalidRequest, InvalidStateTransition, PayloadTooLarge
-from fleetgate.jsonutil import dumps
+from fleetgate.errors import Conflict, FleetgateError, InvalidStateTransition, NotFound
 
-MAX_ACTION = 128
-DEFAULT_TTL_S = 30  # Fleets' example payload
-MAX_TTL_S = 86_400
-MAX_PARAMS_BYTES = 65_536  # the MQTT payload must stay under AWS IoT Core's 128 KB
-MAX_RESULT_BYTES = 65_536
-MAX_DEVICE_TIMESTAMP = 10**15 - 1
-RESPONSE_FIELDS = frozenset({"thingName", "executionId", "status", "result", "timestamp", "clientToken"})
+DAY_S = 86_400
 
 
-class CommandStatus(StrEnum):
-    SENT = "SENT"
+class State(StrEnum):
+    QUEUED = "QUEUED"
+    DELIVERED = "DELIVERED"
+    IN_PROGRESS = "IN_PROGRESS"
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
     REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
     TIMED_OUT = "TIMED_OUT"
     CANCELED = "CANCELED"
 
 
-DEVICE_STATUSES = frozenset({CommandStatus.SUCCEEDED, CommandStatus.FAILED, CommandStatus.REJECTED})
-TERMINAL = frozenset(CommandStatus) - {CommandStatus.SENT}
+OPEN = frozenset({State.QUEUED, State.DELIVERED, State.IN_PROGRESS})
+AWAITING = frozenset({State.DELIVERED, State.IN_PROGRESS})  # the device has it; an answer is expected
+POLLABLE = frozenset({State.QUEUED, State.DELIVERED})  # what a poll may (re-)deliver
+DEVICE_REPORTS = frozenset({State.IN_PROGRESS, State.SUCCEEDED, State.FAILED, State.REJECTED})
+TERMINAL = frozenset(State) - OPEN
+
+
+class IdScheme(StrEnum):
+    SEQUENCE = "SEQUENCE"  # per-device integers 1, 2, 3… for the device, plus a UUID for the operator
+    UUID = "UUID"  # one UUID names the command for both
+
+
+Extra = str | int | bool  # a dialect's own attribute, stored as it is
+
+
+class Vocabulary:
+    """One dialect's words for the engine: its status names, id scheme and refusals. Subclasses set
+    the class attributes; ``statuses`` must name each state the dialect can reach, one word each."""
+
+    name: ClassVar[str]
+    id_scheme: ClassVar[IdScheme]
+    statuses: ClassVar[Mapping[State, str]]
+    cancelable: ClassVar[frozenset[State]] = frozenset({State.QUEUED})
+    refuse_answers: ClassVar[bool] = True  # False: a refused answer is ignored (ThingsBoard drops it)
+
+    def __init__(self) -> None:
+        words = list(self.statuses.values())
+        if len(set(words)) != len(words):
+            raise ValueError(f"{self.name}: status words must be distinct, got {words}")
+        self._states = {word: state for state, word in self.statuses.items()}
+
+    def status(self, state: State) -> str:
+        return self.statuses[state]
+
+    def state(self, status: str) -> State:
+        try:
+            return self._states[status]
+        except KeyError:
+            raise ValueError(f"{self.name}: unknown status {status!r}") from None
+
+    def label(self, command: Command) -> str:
+        """How the command's id reads in messages."""
+        return command.uuid
+
+    def refusal(self, command: Command, state: State, action: str) -> FleetgateError:
+        return InvalidStateTransition(
+            f"Command {self.label(command)} is {self.status(state)} and can no longer be {action}",
+            details={"status": self.status(state)},
+        )
+
+    def not_found(self, device_id: str, key: int | str) -> FleetgateError:
+        return NotFound(f"Command '{key}' not found for device '{device_id}'")
 
 
 @dataclass(frozen=True)
-class CommandRequest:
-    """What an operator asks for, validated; nothing is stored until it is."""
+class CommandSpec:
+    """A validated request to run a command, from a dialect's parser; nothing is stored yet."""
 
-    action: str
+    name: str  # the method or action
     params_json: str  # compact JSON
-    ttl: int  # seconds
+    created: int  # epoch ms: from when expiry counts
+    expires: int  # epoch ms
+    oneway: bool = False
+    retries: int | None = None  # re-deliveries allowed to an unanswered two-way command (polls)
+    uuid: str | None = None  # the operator's choice; None: a new UUID
+    extras: Mapping[str, Extra] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class CommandResponse:
-    """A device's answer, validated (``thingName`` is the dialect's business)."""
+class Answer:
+    """A device's report on a command, validated by its dialect."""
 
-    execution_id: str
-    status: CommandStatus
-    result_json: str | None  # compact JSON; None when the device sent no result
-    device_timestamp: int | None  # as the device sent it (the seed's example is in seconds)
-    client_token: str | None
+    state: State  # one of DEVICE_REPORTS
+    result_json: str | None = None  # compact JSON; None: no result
+    client_token: str | None = None
+    device_timestamp: int | None = None
 
 
 @dataclass(frozen=True)
-class Execution:
+class Command:
     device_id: str
-    execution_id: str
-    thing_name: str
-    action: str
+    uuid: str  # what the operator sees (and, in the UUID scheme, the device)
+    seq: int | None  # per-device integer id in the SEQUENCE scheme, else None
+    name: str
     params_json: str
-    ttl: int  # seconds
-    status: CommandStatus
-    created_at: int  # epoch ms
-    expires_at: int  # epoch ms: created_at + ttl
-    purge_at: int  # epoch seconds: when DynamoDB may delete the record (TTL)
-    updated_at: int  # epoch ms: the last recorded change
+    state: State
+    created: int  # epoch ms
+    expires: int  # epoch ms
+    retain_until: int  # epoch s: when the store may delete the record (TTL)
+    updated: int  # epoch ms: the last recorded change
+    oneway: bool = False
+    retries: int | None = None
+    deliveries: int = 0
+    delivered_time: int | None = None  # first delivery
+    last_delivered_time: int | None = None
+    completed_time: int | None = None
     result_json: str | None = None
-    responded_at: int | None = None  # epoch ms: when the device's answer was recorded
+    responded_time: int | None = None  # when the device's last report was recorded
     device_timestamp: int | None = None
     client_token: str | None = None
-    status_reason: str | None = None
+    reason: str | None = None  # why the service ended it (a failed delivery)
+    extras: Mapping[str, Extra] = field(default_factory=dict)
+    version: int = 1
 
     @property
-    def command_id(self) -> str:
-        return self.execution_id
+    def key(self) -> int | str:
+        """The store key: ``seq`` in the SEQUENCE scheme, else ``uuid``."""
+        return self.uuid if self.seq is None else self.seq
 
     @property
     def params(self) -> Any:
@@ -103,174 +175,148 @@ class Execution:
     def result(self) -> Any:
         return None if self.result_json is None else json.loads(self.result_json)
 
-    def expired(self, now: int) -> bool:
-        """A SENT execution whose time to answer has run out."""
-        return self.status == CommandStatus.SENT and now >= self.expires_at
+    @property
+    def open(self) -> bool:
+        return self.state in OPEN
 
-    def effective_status(self, now: int) -> CommandStatus:
-        """The status as of ``now``: TIMED_OUT once a SENT execution expires, recorded or not."""
-        return CommandStatus.TIMED_OUT if self.expired(now) else self.status
+    def due(self, now: int) -> bool:
+        return now >= self.expires
 
-    def request_payload(self) -> dict[str, Any]:
-        """Fleets' request payload; ``timestamp`` is in seconds, as in Fleets' example."""
-        return {
-            "commandId": self.command_id,
-            "executionId": self.execution_id,
-            "action": self.action,
-            "params": self.params,
-            "timestamp": self.created_at // 1000,
-            "ttl": self.ttl,
-        }
+    def effective_state(self, now: int) -> State:
+        """The state as of ``now``: an open command past ``expires`` is EXPIRED (never delivered) or
+        TIMED_OUT, whether or not a writer has recorded it yet."""
+        if self.open and self.due(now):
+            return State.EXPIRED if self.state == State.QUEUED else State.TIMED_OUT
+        return self.state
 
-
-def request_topic(prefix: str, thing_name: str, execution_id: str) -> str:
-    """``{prefix}/commands/things/{thingName}/executions/{executionId}/request`` (Fleets: ``$emqx`` as
-    the prefix, which AWS IoT Core reserves)."""
-    return f"{prefix}/commands/things/{thing_name}/executions/{execution_id}/request"
+    @property
+    def retries_exhausted(self) -> bool:
+        return self.state == State.DELIVERED and self.retries is not None and self.deliveries > self.retries
 
 
-def response_topic(prefix: str, thing_name: str, execution_id: str) -> str:
-    return f"{prefix}/commands/things/{thing_name}/executions/{execution_id}/response"
-
-
-# --------------------------------------------------------------------------- requests
-def command_request(*, action: Any, params: Any = None, ttl: Any = None) -> CommandRequest:
-    """Validate an operator's command. ``params`` absent (or null) means ``{}``; ``ttl`` absent means
-    30 seconds."""
-    if not isinstance(action, str) or not 1 <= len(action) <= MAX_ACTION:
-        raise InvalidRequest(f"action must be a string of 1-{MAX_ACTION} characters")
-    if ttl is None:
-        ttl = DEFAULT_TTL_S
-    elif isinstance(ttl, bool) or not isinstance(ttl, int) or not 1 <= ttl <= MAX_TTL_S:
-        raise InvalidRequest(f"ttl must be an integer number of seconds from 1 to {MAX_TTL_S}")
-    params_json = dumps({} if params is None else params)
-    if len(params_json.encode()) > MAX_PARAMS_BYTES:
-        raise PayloadTooLarge(f"params exceed the limit of {MAX_PARAMS_BYTES} bytes (compact JSON)")
-    return CommandRequest(action, params_json, ttl)
-
-
-def new_execution(
-    request: CommandRequest,
-    *,
-    device_id: str,
-    thing_name: str,
-    execution_id: str,
-    now: int,
-    retention_days: int,
-) -> Execution:
-    expires_at = now + request.ttl * 1000
-    return Execution(
-        device_id=device_id,
-        execution_id=execution_id,
-        thing_name=thing_name,
-        action=request.action,
-        params_json=request.params_json,
-        ttl=request.ttl,
-        status=CommandStatus.SENT,
-        created_at=now,
-        expires_at=expires_at,
-        purge_at=-(-expires_at // 1000) + retention_days * 86_400,
-        updated_at=now,
-    )
-
-
-def parse_response(body: dict[str, Any], client_token: str | None) -> CommandResponse:
-    """A device's answer ``{"thingName", "executionId", "status", "result"?, "timestamp"?,
-    "clientToken"?}``; ``client_token`` was validated by the dialect."""
-    unknown = sorted(set(body) - RESPONSE_FIELDS)
-    if unknown:
-        raise InvalidRequest(f"Unknown field(s): {', '.join(unknown)}")
-    execution_id = checked_execution_id(body.get("executionId"))
-    status = body.get("status")
-    if status is None:
-        raise InvalidRequest("status is required")
-    if not isinstance(status, str) or status not in DEVICE_STATUSES:
-        raise InvalidRequest("status must be one of SUCCEEDED, FAILED, REJECTED")
-    result = body.get("result")
-    result_json = None if result is None else dumps(result)
-    if result_json is not None and len(result_json.encode()) > MAX_RESULT_BYTES:
-        raise PayloadTooLarge(f"result exceeds the limit of {MAX_RESULT_BYTES} bytes (compact JSON)")
-    timestamp = body.get("timestamp")
-    if timestamp is not None and (
-        isinstance(timestamp, bool)
-        or not isinstance(timestamp, int)
-        or not 0 <= timestamp <= MAX_DEVICE_TIMESTAMP
-    ):
-        raise InvalidRequest("timestamp must be a non-negative integer")
-    return CommandResponse(execution_id, CommandStatus(status), result_json, timestamp, client_token)
-
-
-def checked_execution_id(value: Any) -> str:
-    """An execution id: a UUID, in its canonical lower-case form."""
-    if value is None:
-        raise InvalidRequest("executionId is required")
-    if not isinstance(value, str):
-        raise InvalidRequest("executionId must be a UUID")
-    try:
-        return str(uuid.UUID(value))
-    except ValueError as exc:
-        raise InvalidRequest("executionId must be a UUID") from exc
+def retain_until(expires: int, retention_days: int) -> int:
+    """Epoch seconds: ``retention_days`` after the expiry (rounded up to the second)."""
+    return -(-expires // 1000) + retention_days * DAY_S
 
 
 # --------------------------------------------------------------------------- transitions
-def respond(execution: Execution, response: CommandResponse, now: int) -> Execution:
-    """The execution after a device's answer. Returns ``execution`` itself (nothing to record) when the
-    answer repeats the one that completed it. Raises ``InvalidStateTransition`` (details: the current
-    ``status``) when the execution has timed out (``time_out`` says what to record) or ended otherwise."""
-    status = execution.effective_status(now)
-    if status == CommandStatus.SENT:
-        return replace(
-            execution,
-            status=response.status,
-            result_json=response.result_json,
-            responded_at=now,
-            device_timestamp=response.device_timestamp,
-            client_token=response.client_token,
-            updated_at=now,
-        )
-    if is_repeat(execution, response):
-        return execution
-    raise _refused(execution, status, "answered")
-
-
-def is_repeat(execution: Execution, response: CommandResponse) -> bool:
-    """Whether ``response`` repeats the device answer that completed ``execution``."""
-    if execution.responded_at is None or execution.status not in DEVICE_STATUSES:
-        return False
-    if response.client_token is not None:
-        return response.client_token == execution.client_token
-    return response.status == execution.status and _same_json(response.result_json, execution.result_json)
-
-
-def cancel(execution: Execution, now: int) -> Execution:
-    """Only a SENT execution that has not expired can be canceled."""
-    status = execution.effective_status(now)
-    if status != CommandStatus.SENT:
-        raise _refused(execution, status, "canceled")
-    return replace(execution, status=CommandStatus.CANCELED, updated_at=now)
-
-
-def time_out(execution: Execution, now: int) -> Execution | None:
-    """The TIMED_OUT execution to record for an expired SENT one; None when there is nothing to record."""
-    if not execution.expired(now):
-        return None
-    return replace(execution, status=CommandStatus.TIMED_OUT, updated_at=now)
-
-
-def publish_failed(execution: Execution, reason: str, now: int) -> Execution:
-    """A SENT execution whose request never reached the broker."""
-    if execution.status != CommandStatus.SENT:
-        raise _refused(execution, execution.status, "marked as failed")
+def new_command(
+    spec: CommandSpec, *, device_id: str, uuid: str, seq: int | None, retention_days: int, pushed: bool
+) -> Command:
+    """The command as first recorded: QUEUED for a poll queue, DELIVERED when the delivery pushes it
+    (it is recorded before it is sent, so an answer can never precede its record)."""
+    command = Command(
+        device_id=device_id,
+        uuid=uuid,
+        seq=seq,
+        name=spec.name,
+        params_json=spec.params_json,
+        state=State.QUEUED,
+        created=spec.created,
+        expires=spec.expires,
+        retain_until=retain_until(spec.expires, retention_days),
+        updated=spec.created,
+        oneway=spec.oneway,
+        retries=spec.retries,
+        extras=dict(spec.extras),
+    )
+    if not pushed:
+        return command
     return replace(
-        execution, status=CommandStatus.FAILED, status_reason=f"Publish failed: {reason}", updated_at=now
+        command,
+        state=State.DELIVERED,
+        deliveries=1,
+        delivered_time=spec.created,
+        last_delivered_time=spec.created,
     )
 
 
-def _refused(execution: Execution, status: CommandStatus, what: str) -> InvalidStateTransition:
-    return InvalidStateTransition(
-        f"Command execution {execution.execution_id} is {status.value} and can no longer be {what}",
-        details={"status": status.value},
+def settle(command: Command, now: int) -> Command | None:
+    """The end an open command has reached without anyone recording it: EXPIRED or TIMED_OUT past its
+    expiry, FAILED once its retries are exhausted. None when there is nothing to record."""
+    if not command.open:
+        return None
+    if command.due(now):
+        return _finish(command, command.effective_state(now), now)
+    if command.retries_exhausted:
+        return _finish(command, State.FAILED, now)
+    return None
+
+
+def deliverable(command: Command, now: int) -> bool:
+    return command.state in POLLABLE and settle(command, now) is None
+
+
+def deliver(command: Command, now: int) -> Command:
+    """The command after a poll hands it to the device: DELIVERED (again, on a re-delivery), or
+    SUCCEEDED when it is one-way."""
+    if not deliverable(command, now):
+        raise Conflict(f"Command {command.key} is {command.effective_state(now)} and cannot be delivered")
+    delivered = replace(
+        command,
+        deliveries=command.deliveries + 1,
+        delivered_time=command.delivered_time if command.delivered_time is not None else now,
+        last_delivered_time=now,
+        updated=now,
+        version=command.version + 1,
     )
+    if command.oneway:
+        return replace(delivered, state=State.SUCCEEDED, completed_time=now)
+    return replace(delivered, state=State.DELIVERED)
+
+
+def answer(command: Command, report: Answer, now: int, vocabulary: Vocabulary) -> Command:
+    """The command after a device's report. Returns ``command`` itself (nothing to record) when the
+    report repeats the recorded one; raises ``vocabulary.refusal`` when the command awaits no answer
+    (not delivered yet, one-way, ended, or expired: ``settle`` says what to record then)."""
+    if report.state not in DEVICE_REPORTS:
+        raise ValueError(f"A device cannot report {report.state}")
+    state = command.effective_state(now)
+    if is_repeat(command, report):
+        return command
+    if state not in AWAITING or command.oneway:
+        raise vocabulary.refusal(command, state, "answered")
+    answered = replace(
+        command,
+        state=report.state,
+        result_json=report.result_json if report.result_json is not None else command.result_json,
+        responded_time=now,
+        device_timestamp=report.device_timestamp,
+        client_token=report.client_token,
+        updated=now,
+        version=command.version + 1,
+    )
+    if report.state in TERMINAL:
+        return replace(answered, completed_time=now)
+    return answered
+
+
+def is_repeat(command: Command, report: Answer) -> bool:
+    """Whether ``report`` repeats the device report recorded on ``command``."""
+    if command.responded_time is None or command.state not in DEVICE_REPORTS:
+        return False
+    if report.client_token is not None:
+        return report.client_token == command.client_token
+    return report.state == command.state and _same_json(report.result_json, command.result_json)
+
+
+def cancel(command: Command, now: int, vocabulary: Vocabulary) -> Command:
+    """CANCELED, from the states the vocabulary allows (and before expiry); else its refusal."""
+    state = command.effective_state(now)
+    if state not in vocabulary.cancelable:
+        raise vocabulary.refusal(command, state, "canceled")
+    return _finish(command, State.CANCELED, now)
+
+
+def delivery_failed(command: Command, reason: str, now: int, vocabulary: Vocabulary) -> Command:
+    """FAILED with ``reason``: the delivery never reached the device (even if it is already due)."""
+    if not command.open:
+        raise vocabulary.refusal(command, command.state, "marked as failed")
+    return replace(_finish(command, State.FAILED, now), reason=reason)
+
+
+def _finish(command: Command, state: State, now: int) -> Command:
+    return replace(command, state=state, completed_time=now, updated=now, version=command.version + 1)
 
 
 def _same_json(a: str | None, b: str | None) -> bool:

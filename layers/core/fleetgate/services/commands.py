@@ -1,129 +1,267 @@
-"""Command use cases: the operator sends, reads, lists and cancels; the device answers.
+"""The command engine's use cases, for every dialect: the operator sends, waits, reads, lists and
+cancels; the device takes (poll queue) and answers.
 
-Sending writes the execution (SENT) first and then publishes its request to the device's topic, QoS 1;
-a device can never answer an execution that does not exist yet. If the publish fails the execution is
-recorded FAILED with the reason, so no SENT execution was never sent. (Only if that second write fails
-too, DynamoDB being unreachable, does it stay SENT; it then reads as TIMED_OUT once its ttl passes.)
+A dialect plugs in two things, both passed in (services never import dialects): its ``Vocabulary``
+(``fleetgate.domain.commands``: statuses, id scheme, refusals) and a ``Delivery``:
+- ``PollQueue``: the command waits in the store until the device's poll takes it
+  (``next_for_device``), and the device's poller is woken up;
+- ``MqttPublish``: the command is recorded DELIVERED and published, QoS 1, with the vocabulary's
+  response topic, its UUID as correlation data and a message expiry equal to its lifetime. If the
+  publish fails the command is recorded FAILED with the reason, so no DELIVERED command was never sent
+  (only if that write fails too does it stay DELIVERED; it then reads as TIMED_OUT once it expires).
 
-Answers and cancels are single conditional writes (``CommandRepository``); a write that finds the
-execution already past its deadline records TIMED_OUT on the way.
+Every change is a write conditional on what was read (``CommandRepository``), retried from a fresh
+read with ``fleetgate.retry.on_conflict`` when another writer got there first; a device's answer is one
+conditional write whose failure returns the stored command, so a repeat or a refusal costs no read.
+A writer that finds a command past its expiry records EXPIRED / TIMED_OUT on the way.
 """
 
 from __future__ import annotations
 
-import uuid
+import time
+import uuid as uuids
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
 
 from fleetgate.clock import now_ms
-from fleetgate.data import iot
-from fleetgate.data.commands import CommandRepository, Deadline
+from fleetgate.data import iot, wakeups
+from fleetgate.data.commands import CommandRepository
 from fleetgate.domain import commands as rules
-from fleetgate.domain.commands import CommandRequest, CommandResponse, Execution
+from fleetgate.domain.commands import Answer, Command, CommandSpec, IdScheme, Vocabulary
 from fleetgate.domain.devices import Device
-from fleetgate.errors import CallFailed, InvalidRequest, InvalidStateTransition, Retryable
-from fleetgate.jsonutil import dumps
+from fleetgate.errors import CallFailed, Conflict, FleetgateError, InvalidRequest, Retryable
+from fleetgate.retry import ATTEMPTS, on_conflict
 from fleetgate.settings import get_settings
 
 MAX_PAGE = 100
+WAIT_STEP_S = (0.05, 0.1, 0.2, 0.25)  # a wait re-reads the command at these intervals, then 0.25 s
+BUSY = "The device's commands are being changed by many writers; retry"
 
 
-def _repository() -> CommandRepository:
-    return CommandRepository(get_settings().require("commands_table"))
+class Delivery(Protocol):
+    @property
+    def pushed(self) -> bool:
+        """True: handed over when sent (the command starts DELIVERED); False: the device polls."""
+
+    @property
+    def failure(self) -> str:
+        """How a failed delivery's reason starts."""
+
+    def deliver(self, device: Device, command: Command) -> None:
+        """Hand ``command`` over (or announce it); ``CallFailed`` when a push did not reach the device."""
+
+
+@dataclass(frozen=True)
+class PollQueue:
+    """The device takes its commands with a poll (ThingsBoard's ``GET rpc``); sending wakes it."""
+
+    channel: str
+    pushed: bool = False
+    failure: str = "Delivery failed"
+
+    def deliver(self, device: Device, command: Command) -> None:
+        wakeups.notify(device.queues.get(self.channel), self.channel)
+
+
+@dataclass(frozen=True)
+class MqttPublish:
+    """The command is published through ``iot-data`` to the vocabulary's request topic."""
+
+    request_topic: Callable[[Command], str]
+    response_topic: Callable[[Command], str]
+    payload: Callable[[Command], bytes]
+    pushed: bool = True
+    failure: str = "Publish failed"
+
+    def deliver(self, device: Device, command: Command) -> None:
+        iot.publish(
+            self.request_topic(command),
+            self.payload(command),
+            qos=1,
+            response_topic=self.response_topic(command),
+            correlation_data=command.uuid.encode(),
+            message_expiry_s=max(1, -(-(command.expires - command.created) // 1000)),
+        )
+
+
+def repository(vocabulary: Vocabulary) -> CommandRepository:
+    settings = get_settings()
+    table = "rpc_table" if vocabulary.id_scheme is IdScheme.SEQUENCE else "commands_table"
+    return CommandRepository(settings.require(table), vocabulary)
 
 
 # --------------------------------------------------------------------------- operator
 def send(
-    device: Device, request: CommandRequest, execution_id: str | None = None
-) -> tuple[Execution, str | None]:
-    """Create an execution for ``device`` (with ``execution_id`` when the operator chose one, else a new
-    UUID; a duplicate is a Conflict) and publish it. Returns the execution and None, or, when the
-    publish failed, the execution as recorded (FAILED) and the reason."""
-    settings = get_settings()
-    repo = _repository()
-    now = now_ms()
-    execution = rules.new_execution(
-        request,
+    vocabulary: Vocabulary, delivery: Delivery, device: Device, spec: CommandSpec
+) -> tuple[Command, str | None]:
+    """Record a command for ``device`` and deliver it. Returns the command and None, or, when a push
+    failed, the command as recorded (FAILED, unless the device answered meanwhile) and the reason.
+    ``Conflict`` when the operator's UUID is taken."""
+    repo = repository(vocabulary)
+    sequence = vocabulary.id_scheme is IdScheme.SEQUENCE
+    command = rules.new_command(
+        spec,
         device_id=device.id,
-        thing_name=device.name,
-        execution_id=str(uuid.uuid4()) if execution_id is None else _checked_id(execution_id),
-        now=now,
-        retention_days=settings.telemetry_retention_days,
+        uuid=spec.uuid or str(uuids.uuid4()),
+        seq=repo.next_seq(device.id) if sequence else None,
+        retention_days=get_settings().command_retention_days,
+        pushed=delivery.pushed,
     )
-    repo.create(execution)
-    prefix = settings.command_topic_prefix
+    repo.create(command)
     try:
-        iot.publish(
-            rules.request_topic(prefix, device.name, execution.execution_id),
-            dumps(execution.request_payload()).encode(),
-            qos=1,
-            response_topic=rules.response_topic(prefix, device.name, execution.execution_id),
-            correlation_data=execution.execution_id.encode(),
-            message_expiry_s=execution.ttl,
-        )
+        delivery.deliver(device, command)
     except CallFailed as exc:
-        failed = rules.publish_failed(execution, exc.message, now_ms())
-        recorded, written = repo.finish(failed, Deadline.ANY, now_ms())
-        # Not written: the execution moved on meanwhile (a device answered, so the publish did arrive).
-        return recorded, exc.message if written else None
-    return execution, None
+        failed = rules.delivery_failed(command, f"{delivery.failure}: {exc.message}", now_ms(), vocabulary)
+        try:
+            repo.replace(command, failed)
+        except Conflict:  # it moved on meanwhile (the device answered, so the publish did arrive)
+            return repo.get(device.id, command.key) or command, None
+        return failed, exc.message
+    return command, None
 
 
-def get(device_id: str, execution_id: str) -> Execution:
-    return _repository().get(device_id, _checked_id(execution_id))
+def get(vocabulary: Vocabulary, device_id: str, uuid: str) -> Command:
+    found = repository(vocabulary).find(device_id, uuid)
+    if found is None:
+        raise vocabulary.not_found(device_id, uuid)
+    return found
 
 
-def list_page(device_id: str, limit: int, next_token: str | None) -> tuple[list[Execution], str | None]:
+def list_page(
+    vocabulary: Vocabulary, device_id: str, limit: int, next_token: str | None
+) -> tuple[list[Command], str | None]:
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}")
-    return _repository().list_page(device_id, limit, next_token)
+    return repository(vocabulary).list_page(device_id, limit, next_token)
 
 
-def cancel(device_id: str, execution_id: str) -> Execution:
-    """SENT → CANCELED; ``InvalidStateTransition`` (409) once it ended or expired (which is recorded)."""
-    repo = _repository()
-    current = repo.get(device_id, _checked_id(execution_id))
-    now = now_ms()
-    recorded, written = repo.finish(
-        _refusing_late(repo, rules.cancel, current, now), Deadline.NOT_PASSED, now
-    )
-    if written:
-        return recorded
-    _refusing_late(repo, rules.cancel, recorded, now)  # it ended (or expired) since it was read: raises
-    raise Retryable("The command execution changed while it was being canceled; retry")
+def cancel(vocabulary: Vocabulary, device_id: str, uuid: str) -> Command:
+    """CANCELED from the states the vocabulary allows; its refusal otherwise (an expiry found on the
+    way is recorded first)."""
+    repo = repository(vocabulary)
+
+    def attempt() -> Command | FleetgateError:
+        current = repo.find(device_id, uuid)
+        if current is None:
+            return vocabulary.not_found(device_id, uuid)
+        now = now_ms()
+        try:
+            canceled = rules.cancel(current, now, vocabulary)
+        except FleetgateError as refusal:  # a value, so that on_conflict retries lost writes only
+            _record_settled(repo, current, now)
+            return refusal
+        repo.replace(current, canceled)
+        return canceled
+
+    return _raised(on_conflict(attempt, busy=BUSY))
+
+
+def wait(vocabulary: Vocabulary, command: Command, max_seconds: float) -> Command:
+    """``command`` once it has ended, or as it is when the wait ends: at its expiry (which is then
+    recorded) or after ``max_seconds``, whichever comes first."""
+    repo = repository(vocabulary)
+    deadline = time.monotonic() + min(max_seconds, (command.expires - now_ms()) / 1000)
+    step = 0
+    current = command
+    while current.open:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        time.sleep(min(remaining, WAIT_STEP_S[min(step, len(WAIT_STEP_S) - 1)]))
+        step += 1
+        current = repo.get(command.device_id, command.key) or current
+    if current.open and current.due(now_ms()):
+        return settled(vocabulary, command.device_id, command.key)
+    return current
+
+
+def settled(vocabulary: Vocabulary, device_id: str, key: int | str) -> Command:
+    """The stored command, with its expiry (or exhausted retries) recorded if it has reached one."""
+    repo = repository(vocabulary)
+
+    def attempt() -> Command | FleetgateError:
+        current = repo.get(device_id, key)
+        if current is None:
+            return vocabulary.not_found(device_id, key)
+        return _record_settled(repo, current, now_ms(), lost_race=True)
+
+    return _raised(on_conflict(attempt, busy=BUSY))
 
 
 # --------------------------------------------------------------------------- device
-def respond(device_id: str, response: CommandResponse) -> Execution:
-    """Record a device's answer with one conditional write. A repeat of the answer that completed the
-    execution returns it unchanged; an expired execution is recorded TIMED_OUT and refused (409), as is
-    every other terminal one; ``NotFound`` when the device has no such execution."""
-    repo = _repository()
-    now = now_ms()
-    recorded, written = repo.complete(device_id, response, now)
-    if written:
-        return recorded
-    outcome = _refusing_late(
-        repo, lambda execution, at: rules.respond(execution, response, at), recorded, now
+def next_for_device(vocabulary: Vocabulary, device_id: str) -> Command | None:
+    """What a poll hands the device: the first deliverable command in id order, recorded as
+    delivered (as it was before, for the dialect to render); None when there is none. Commands found
+    past their expiry (or out of retries) are recorded as such on the way and never delivered."""
+    repo = repository(vocabulary)
+
+    def attempt() -> Command | None:
+        now = now_ms()
+        for command in repo.pollable(device_id):
+            ended = rules.settle(command, now)
+            if ended is not None:
+                repo.replace(command, ended)
+                continue
+            if rules.deliverable(command, now):
+                repo.replace(command, rules.deliver(command, now))
+                return command
+        return None
+
+    # A poll has its long-poll's time to spare: concurrent polls of one device all race for its head
+    # command, so it retries twice as long as other writers before answering 503.
+    return on_conflict(
+        attempt,
+        attempts=2 * ATTEMPTS,
+        busy="The device's commands are being changed by many writers; poll again",
     )
+
+
+def answer(
+    vocabulary: Vocabulary, device_id: str, key: int | str, report: Answer
+) -> tuple[Command | None, bool]:
+    """Record a device's report with one conditional write. Returns the recorded command and True; the
+    stored command and False for a repeat of the recorded report, or, when the vocabulary ignores
+    refused answers, for a refused one (None: no such command). Otherwise a refusal raises (an expiry
+    found on the way is recorded first), and an unknown command is the vocabulary's ``not_found``."""
+    repo = repository(vocabulary)
+    now = now_ms()
+    recorded, written = repo.answer(device_id, key, report, now)
+    if written or recorded is None:
+        if recorded is None and vocabulary.refuse_answers:
+            raise vocabulary.not_found(device_id, key)
+        return recorded, written
+    try:
+        outcome = rules.answer(recorded, report, now, vocabulary)
+    except FleetgateError:
+        _record_settled(repo, recorded, now)
+        if vocabulary.refuse_answers:
+            raise
+        return recorded, False
     if outcome is recorded:
-        return recorded  # a retry of the answer that completed it
-    raise Retryable("The command execution changed while the answer was being recorded; retry")
+        return recorded, False  # a retry of the recorded answer
+    raise Retryable("The command changed while the answer was being recorded; retry")
 
 
 # --------------------------------------------------------------------------- helpers
-def _refusing_late(
-    repo: CommandRepository, change: Callable[[Execution, int], Execution], execution: Execution, now: int
-) -> Execution:
-    """``change(execution, now)``; when the rules refuse it, first record TIMED_OUT if the execution
-    has expired unrecorded (a write that touches an expired execution persists its timeout)."""
+def _record_settled(
+    repo: CommandRepository, command: Command, now: int, *, lost_race: bool = False
+) -> Command:
+    """Record the end ``command`` has reached unrecorded, if any. A lost race is ignored (another
+    writer ended it first) unless ``lost_race``, then it propagates for a retry."""
+    ended = rules.settle(command, now)
+    if ended is None:
+        return command
     try:
-        return change(execution, now)
-    except InvalidStateTransition:
-        timed_out = rules.time_out(execution, now)
-        if timed_out is not None:
-            repo.finish(timed_out, Deadline.PASSED, now)  # not written: another writer ended it first
-        raise
+        repo.replace(command, ended)
+    except Conflict:
+        if lost_race:
+            raise
+        return command
+    return ended
 
 
-def _checked_id(execution_id: str) -> str:
-    return rules.checked_execution_id(execution_id)
+def _raised(outcome: Command | FleetgateError) -> Command:
+    if isinstance(outcome, FleetgateError):
+        raise outcome
+    return outcome

@@ -1,5 +1,6 @@
-"""ThingDatas command lifecycle rules (``fleetgate.domain.commands``): every allowed and forbidden
-transition, TTL expiry at its exact boundary, and the idempotent retry of a device's answer."""
+"""ThingDatas commands on the command engine (``fleetgate.domain.commands`` with the vocabulary of
+``fleetgate.dialects.thingdatas.commands``): every allowed and forbidden transition, TTL expiry at its
+exact boundary, and the idempotent retry of a device's answer."""
 
 from __future__ import annotations
 
@@ -9,23 +10,58 @@ from typing import Any
 
 import pytest
 
-from fleetgate.domain.commands import (
+from fleetgate.dialects.thingdatas.commands import (
     DEFAULT_TTL_S,
+    VOCABULARY,
     CommandResponse,
     CommandStatus,
     Execution,
-    cancel,
     command_request,
-    is_repeat,
-    new_execution,
+    command_spec,
     parse_response,
-    publish_failed,
     request_topic,
-    respond,
     response_topic,
-    time_out,
 )
+from fleetgate.domain import commands as engine
 from fleetgate.errors import InvalidRequest, InvalidStateTransition, PayloadTooLarge
+
+
+# --------------------------------------------------------------------- the old rules' names, on the engine
+def new_execution(
+    request: Any, *, device_id: str, thing_name: str, execution_id: str, now: int, retention_days: int
+) -> Execution:
+    spec = command_spec(request, thing_name=thing_name, now=now, execution_id=execution_id)
+    return Execution(
+        engine.new_command(
+            spec, device_id=device_id, uuid=execution_id, seq=None, retention_days=retention_days, pushed=True
+        )
+    )
+
+
+def _same_or_new(execution: Execution, command: engine.Command) -> Execution:
+    return execution if command is execution.command else Execution(command)
+
+
+def respond(execution: Execution, response: CommandResponse, now: int) -> Execution:
+    return _same_or_new(execution, engine.answer(execution.command, response.answer(), now, VOCABULARY))
+
+
+def is_repeat(execution: Execution, response: CommandResponse) -> bool:
+    return engine.is_repeat(execution.command, response.answer())
+
+
+def cancel(execution: Execution, now: int) -> Execution:
+    return Execution(engine.cancel(execution.command, now, VOCABULARY))
+
+
+def time_out(execution: Execution, now: int) -> Execution | None:
+    ended = engine.settle(execution.command, now)
+    return None if ended is None else Execution(ended)
+
+
+def publish_failed(execution: Execution, reason: str, now: int) -> Execution:
+    return Execution(engine.delivery_failed(execution.command, f"Publish failed: {reason}", now, VOCABULARY))
+
 
 NOW = 1_748_390_400_123
 EXECUTION_ID = "8d88790c-9171-4526-8637-e6d6168bce22"
@@ -85,7 +121,7 @@ def test_a_new_execution_is_sent_and_expires_ttl_seconds_after_creation() -> Non
     assert execution.status == S.SENT
     assert execution.created_at == execution.updated_at == NOW
     assert execution.expires_at == NOW + 45_000
-    assert execution.purge_at == -(-(NOW + 45_000) // 1000) + 90 * 86_400
+    assert execution.command.retain_until == -(-(NOW + 45_000) // 1000) + 90 * 86_400
     assert execution.responded_at is None and execution.result is None
 
 
@@ -256,7 +292,9 @@ def test_nothing_repeats_an_end_the_device_did_not_answer(state: str) -> None:
 
     assert not is_repeat(execution, answer("FAILED"))
     assert not is_repeat(execution, answer("SUCCEEDED"))
-    assert not is_repeat(replace(execution, client_token="tok"), answer("FAILED", None, "tok"))
+    assert not is_repeat(
+        Execution(replace(execution.command, client_token="tok")), answer("FAILED", None, "tok")
+    )
 
 
 def test_a_null_result_is_no_result() -> None:

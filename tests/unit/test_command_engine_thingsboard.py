@@ -1,4 +1,5 @@
-"""Server-side RPC lifecycle rules (``fleetgate.domain.rpc``): expiry, delivery, replies, cancel."""
+"""ThingsBoard server-side RPC on the command engine (``fleetgate.domain.commands`` with the vocabulary of
+``fleetgate.dialects.thingsboard.rpc``): expiry, delivery, replies, cancel."""
 
 from __future__ import annotations
 
@@ -8,20 +9,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fleetgate.domain.rpc import (
+from fleetgate.dialects.thingsboard.rpc import (
     MAX_LIFETIME_MS,
     MAX_METHOD,
+    VOCABULARY,
     Rpc,
     RpcStatus,
-    answer,
-    cancel,
-    deliver,
-    deliverable,
-    new_rpc,
+    reply_answer,
     rpc_request,
-    settle,
 )
+from fleetgate.domain import commands as engine
 from fleetgate.errors import Conflict, InvalidRequest
+from fleetgate.jsonutil import dumps
 
 NOW = 1_700_000_000_000
 UUID = "5b0c2a9e-7d41-4c8e-9a3f-2e6d1b7c4a90"
@@ -30,7 +29,36 @@ UUID = "5b0c2a9e-7d41-4c8e-9a3f-2e6d1b7c4a90"
 def make(**changes: Any) -> Rpc:
     """A QUEUED two-way RPC expiring 10 s after NOW, with ``changes`` to the request applied."""
     request = rpc_request(method="setGpio", params={"pin": 7}, now=NOW, **changes)
-    return new_rpc(request, device_id="dev", id=1, rpc_id=UUID, retention_days=30)
+    return Rpc(
+        engine.new_command(request.spec(), device_id="dev", uuid=UUID, seq=1, retention_days=30, pushed=False)
+    )
+
+
+# --------------------------------------------------------------------- the old rules' names, on the engine
+def deliver(rpc: Rpc, now: int) -> Rpc:
+    return Rpc(engine.deliver(rpc.command, now))
+
+
+def deliverable(rpc: Rpc, now: int) -> bool:
+    return engine.deliverable(rpc.command, now)
+
+
+def settle(rpc: Rpc, now: int) -> Rpc | None:
+    ended = engine.settle(rpc.command, now)
+    return None if ended is None else Rpc(ended)
+
+
+def answer(rpc: Rpc, response: Any, now: int) -> Rpc | None:
+    """The answered RPC, or None when ThingsBoard drops the reply (refused or a repeat)."""
+    try:
+        answered = engine.answer(rpc.command, reply_answer(dumps(response)), now, VOCABULARY)
+    except Conflict:
+        return None
+    return None if answered is rpc.command else Rpc(answered)
+
+
+def cancel(rpc: Rpc, now: int) -> Rpc:
+    return Rpc(engine.cancel(rpc.command, now, VOCABULARY))
 
 
 # --------------------------------------------------------------------------- expiry
@@ -54,14 +82,22 @@ def test_explicit_expiration_time_wins_over_timeout() -> None:
 def test_record_is_retained_for_the_retention_days_after_its_expiration() -> None:
     rpc = make(expiration_time=NOW + 1_500)
 
-    assert rpc.retain_until == (NOW + 2_000) // 1000 + 30 * 86_400
+    assert rpc.command.retain_until == (NOW + 2_000) // 1000 + 30 * 86_400
 
 
 def test_new_rpc_is_queued_at_version_1_with_params_defaulting_to_an_empty_object() -> None:
     request = rpc_request(method="m", now=NOW)
-    rpc = new_rpc(request, device_id="dev", id=3, rpc_id=UUID, retention_days=1)
+    rpc = Rpc(
+        engine.new_command(request.spec(), device_id="dev", uuid=UUID, seq=3, retention_days=1, pushed=False)
+    )
 
-    assert (rpc.status, rpc.version, rpc.params, rpc.deliveries, rpc.id) == (RpcStatus.QUEUED, 1, {}, 0, 3)
+    assert (rpc.status, rpc.command.version, rpc.params, rpc.deliveries, rpc.id) == (
+        RpcStatus.QUEUED,
+        1,
+        {},
+        0,
+        3,
+    )
     assert (rpc.created_time, rpc.expiration_time) == (NOW, NOW + 10_000)  # the timeout counts from creation
     assert rpc.to_device() == {"id": 3, "method": "m", "params": {}}
 
@@ -106,8 +142,12 @@ def test_two_way_rpc_is_delivered_again_until_answered_keeping_its_first_deliver
     second = deliver(first, NOW + 2)
 
     assert (first.status, second.status) == (RpcStatus.DELIVERED, RpcStatus.DELIVERED)
-    assert (second.deliveries, second.delivered_time, second.last_delivered_time) == (2, NOW + 1, NOW + 2)
-    assert second.version == first.version + 1 == 3
+    assert (second.deliveries, second.delivered_time, second.command.last_delivered_time) == (
+        2,
+        NOW + 1,
+        NOW + 2,
+    )
+    assert second.command.version == first.command.version + 1 == 3
 
 
 def test_expired_rpc_is_never_delivered() -> None:
@@ -233,8 +273,8 @@ def test_lifecycle_invariants_hold_for_any_sequence_of_events(
         elif kind == "settle":
             rpc = settle(rpc, now) or rpc
         if not before.open:
-            assert rpc == before  # finished states are final
-        assert rpc.version == before.version + (rpc is not before)
+            assert rpc.command == before.command  # finished states are final
+        assert rpc.command.version == before.command.version + (rpc.command is not before.command)
         if oneway:
             assert rpc.deliveries <= 1  # a one-way RPC is delivered once
             assert rpc.response is None
