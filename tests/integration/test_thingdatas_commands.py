@@ -639,7 +639,11 @@ def test_an_execution_is_read_only_through_its_own_device(stack: Stack, thing: D
 
 @pytest.mark.parametrize(
     ("device_known", "execution_id", "status"),
-    [(True, str(uuid.uuid4()), 404), (True, "not-a-uuid", 400), (False, str(uuid.uuid4()), 404)],
+    [
+        (True, "3f9c1e7a-5b2d-4a86-9e0f-7c4b1d8a2e35", 404),
+        (True, "not-a-uuid", 400),
+        (False, "a81d4c6e-2f9b-4e3a-b7c5-0d6e9f1a3b72", 404),
+    ],
 )
 def test_reading_or_canceling_what_is_not_there_is_a_clear_4xx(
     stack: Stack, thing: Device, device_known: bool, execution_id: str, status: int
