@@ -14,6 +14,8 @@ botocore ``Stubber``-driven one (the boundary), since moto's Publish never fails
 from __future__ import annotations
 
 import base64
+import copy
+import functools
 import json
 import threading
 import time
@@ -37,7 +39,7 @@ from fleetgate.errors import CallFailed, FleetgateError
 from fleetgate.services import commands as command_service
 from fleetgate.settings import get_settings
 from fleetgate_local.inprocess import recorded_aws_calls
-from fleetgate_local.template import Template
+from fleetgate_local.template import Template, load_template_file
 from tests.integration.conftest import (
     DEVICE_KEY_PERMISSIONS,
     Device,
@@ -64,7 +66,12 @@ def template(request: pytest.FixtureRequest) -> Template:
     """The template with ``IotDataEndpoint`` set (see the module's docstring); a test may add
     parameters with ``@pytest.mark.parametrize("template", [{...}], indirect=True)``."""
     overrides = {"IotDataEndpoint": IOT_DATA_ENDPOINT, **getattr(request, "param", {})}
-    return Template.load(ROOT / "template.yaml", overrides)
+    return Template(copy.deepcopy(_template_document()), ROOT, overrides)  # as Template.load, parsed once
+
+
+@functools.cache
+def _template_document() -> dict[str, Any]:
+    return load_template_file(ROOT / "template.yaml")
 
 
 @pytest.fixture
