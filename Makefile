@@ -20,6 +20,10 @@ SAM := $(SAM_VENV)/bin/sam
 CFN_LINT := $(SAM_VENV)/bin/cfn-lint
 PORT ?= 3000
 export AWS_SAM_CLI_TELEMETRY := 0
+# pytest runs in parallel (pytest-xdist): one worker per core; `make test PYTEST_WORKERS=0` runs serially.
+# worksteal rebalances the tail, so no long test file finishes alone at the end.
+PYTEST_WORKERS ?= auto
+PYTEST_PARALLEL := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist worksteal)
 
 $(VENV)/.installed: requirements-dev.txt layers/dependencies/requirements.txt
 	@test -n "$(PYTHON)" || { echo "fleetgate needs Python 3.11 or newer on PATH"; exit 1; }
@@ -60,15 +64,15 @@ format: $(VENV)/.installed ## Format the code with ruff
 
 .PHONY: unit
 unit: $(VENV)/.installed ## Unit tests (domain logic, no AWS)
-	$(PY) -m pytest tests/unit
+	$(PY) -m pytest $(PYTEST_PARALLEL) tests/unit
 
 .PHONY: integration
 integration: $(VENV)/.installed ## Handlers in process against moto, events from events/
-	$(PY) -m pytest tests/integration
+	$(PY) -m pytest $(PYTEST_PARALLEL) tests/integration
 
 .PHONY: e2e
 e2e: $(VENV)/.installed ## Real HTTP (and ThingsBoard's SDK) against a local stack the tests start
-	$(PY) -m pytest tests/e2e
+	$(PY) -m pytest $(PYTEST_PARALLEL) tests/e2e
 
 .PHONY: template-check
 template-check: $(VENV)/.installed $(SAM_VENV)/.installed ## cfn-lint, sam validate --lint, sam build, resource count
@@ -80,7 +84,7 @@ test: $(VENV)/.installed $(SAM_VENV)/.installed ## Everything CI runs: lint, typ
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	PYTHONPATH=layers/core $(VENV)/bin/lint-imports --no-cache
-	PATH="$(abspath $(SAM_VENV))/bin:$$PATH" $(PY) -m pytest
+	PATH="$(abspath $(SAM_VENV))/bin:$$PATH" $(PY) -m pytest $(PYTEST_PARALLEL)
 
 .PHONY: build
 build: $(SAM_VENV)/.installed ## sam build (no container; layers ship compiled .pyc)

@@ -1,5 +1,14 @@
 """Handlers in process against moto's in-process AWS, with the resources and environment the
-template declares, and events from ``events/``."""
+template declares, and events from ``events/``.
+
+Every test gets a fresh account holding exactly the template's resources and no data. Provisioning
+the template through moto's API costs about a second (nine tables, a user pool with its signing key),
+so each test process provisions each template once (``_Provisionings``) and every test starts from
+a deep copy of moto's backends as they stood right after provisioning (``_Pristine``): nothing a test
+writes, creates or deletes is seen by the next one. The tests of one process also share one boto3
+session (moto would start a new one per test), whose loader parses each service model once instead
+of once per test; clients are still created afresh for each test.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +23,8 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.core.base_backend import BackendDict
+from moto.s3.models import s3_backends
 
 from fleetgate.services import reset_caches
 from fleetgate_local.atomic_moto import make_dynamodb_atomic
@@ -48,21 +59,93 @@ def template() -> Template:
     return Template.load(ROOT / "template.yaml")
 
 
+_AWS_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+
+
+class _Pristine:
+    """moto's backends as they stood right after provisioning the template, restorable at will.
+
+    ``restore`` runs inside a freshly started ``mock_aws`` (which has just emptied every backend) and
+    installs a deep copy of each provisioned backend, so a test can change anything without it
+    reaching the next test. S3 keeps one global map of bucket names to accounts beside its backends;
+    it is restored too.
+    """
+
+    def __init__(self) -> None:
+        self._backends = copy.deepcopy(
+            {
+                (backends, account): dict(regions)
+                for backends in BackendDict._instances
+                for account, regions in backends.items()
+            },
+            {id(backends): backends for backends in BackendDict._instances},
+        )
+        self._bucket_accounts = dict(s3_backends.bucket_accounts)
+
+    def restore(self) -> None:
+        copies = copy.deepcopy(self._backends, {id(backends): backends for backends, _ in self._backends})
+        for (backends, account), regions in copies.items():
+            for region, backend in regions.items():
+                dict.__setitem__(backends[account], region, backend)
+        s3_backends.bucket_accounts.update(self._bucket_accounts)
+
+
+class _Provisionings:
+    """Each template (its resources, parameter values, region and stack name) provisioned once per
+    test process: what ``Ref``/``GetAtt`` give, and moto's backends right after provisioning."""
+
+    def __init__(self) -> None:
+        self._done: dict[str, tuple[Provisioned, _Pristine]] = {}
+
+    def enter(self, template: Template) -> Provisioned:
+        """Give the running (freshly reset) ``mock_aws`` the template's resources and nothing else."""
+        key = json.dumps(
+            [template.resources(), template.parameters, template.region, template.stack_name],
+            sort_keys=True,
+            default=str,
+        )
+        if key not in self._done:
+            provisioned = provision(template, endpoint_url=None, region="us-east-1")
+            self._done[key] = copy.deepcopy(provisioned), _Pristine()
+            return provisioned
+        provisioned, pristine = self._done[key]
+        pristine.restore()
+        return copy.deepcopy(provisioned)
+
+
+@pytest.fixture(scope="session")
+def _provisionings() -> _Provisionings:
+    return _Provisionings()
+
+
+@pytest.fixture(scope="session")
+def _boto3_session() -> boto3.session.Session:
+    """boto3's default session for the integration tests of this process."""
+    return boto3.session.Session()
+
+
 @pytest.fixture
-def stack(template: Template, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-    }.items():
+def stack(
+    template: Template,
+    _provisionings: _Provisionings,
+    _boto3_session: boto3.session.Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Stack]:
+    """A fresh moto account holding the template's resources (and nothing else) for one test."""
+    for name, value in _AWS_ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", _boto3_session)
     make_dynamodb_atomic()
-    with mock_aws():
+    with mock_aws(config={"core": {"reset_boto3_session": False}}):
+        provisioned = _provisionings.enter(template)
         reset_caches()
-        provisioned = provision(template, endpoint_url=None, region="us-east-1")
         yield Stack(template, provisioned, InProcessFunctions(template, provisioned))
     reset_caches()
 

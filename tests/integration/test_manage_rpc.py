@@ -203,9 +203,9 @@ def test_an_rpc_is_read_only_through_its_own_device(stack: Stack, device: Device
 @pytest.mark.parametrize(
     ("device_id", "rpc_uuid", "expected"),
     [
-        ("mine", str(uuid.uuid4()), 404),
+        ("mine", "0b7f3c52-9e41-4d6a-8f2e-5a1c7d9b3e60", 404),
         ("mine", "not-a-uuid", 400),
-        ("unknown", str(uuid.uuid4()), 404),
+        ("unknown", "6d2a9e14-3b8c-4f57-a0d1-c4e8b2f7a913", 404),
     ],
 )
 def test_reading_or_canceling_what_is_not_there_is_a_clear_4xx(

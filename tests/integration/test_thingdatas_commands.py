@@ -14,6 +14,8 @@ botocore ``Stubber``-driven one (the boundary), since moto's Publish never fails
 from __future__ import annotations
 
 import base64
+import copy
+import functools
 import json
 import threading
 import time
@@ -37,7 +39,7 @@ from fleetgate.dialects.thingdatas.commands import parse_response
 from fleetgate.errors import CallFailed, FleetgateError
 from fleetgate.settings import get_settings
 from fleetgate_local.inprocess import recorded_aws_calls
-from fleetgate_local.template import Template
+from fleetgate_local.template import Template, load_template_file
 from tests.integration.conftest import (
     DEVICE_KEY_PERMISSIONS,
     Device,
@@ -64,7 +66,12 @@ def template(request: pytest.FixtureRequest) -> Template:
     """The template with ``IotDataEndpoint`` set (see the module's docstring); a test may add
     parameters with ``@pytest.mark.parametrize("template", [{...}], indirect=True)``."""
     overrides = {"IotDataEndpoint": IOT_DATA_ENDPOINT, **getattr(request, "param", {})}
-    return Template.load(ROOT / "template.yaml", overrides)
+    return Template(copy.deepcopy(_template_document()), ROOT, overrides)  # as Template.load, parsed once
+
+
+@functools.cache
+def _template_document() -> dict[str, Any]:
+    return load_template_file(ROOT / "template.yaml")
 
 
 @pytest.fixture
@@ -639,7 +646,11 @@ def test_an_execution_is_read_only_through_its_own_device(stack: Stack, thing: D
 
 @pytest.mark.parametrize(
     ("device_known", "execution_id", "status"),
-    [(True, str(uuid.uuid4()), 404), (True, "not-a-uuid", 400), (False, str(uuid.uuid4()), 404)],
+    [
+        (True, "3f9c1e7a-5b2d-4a86-9e0f-7c4b1d8a2e35", 404),
+        (True, "not-a-uuid", 400),
+        (False, "a81d4c6e-2f9b-4e3a-b7c5-0d6e9f1a3b72", 404),
+    ],
 )
 def test_reading_or_canceling_what_is_not_there_is_a_clear_4xx(
     stack: Stack, thing: Device, device_known: bool, execution_id: str, status: int
