@@ -522,7 +522,12 @@ def test_responses_are_read_as_api_gateway_reads_them(local: LocalStack) -> None
 def test_a_raising_handler_is_a_500_with_the_traceback_in_the_log(local: LocalStack, logs: Logs) -> None:
     response = get(local, "/chatty/raise")
     assert (response.status_code, response.json()) == (500, {"message": "Internal Server Error"})
-    printed = "\n".join(logs.of("ChattyFunction"))
+    # the worker's stderr is relayed by a reader thread, so the traceback may land just after the answer
+    deadline = time.monotonic() + 5
+    while "Traceback" not in (printed := "\n".join(logs.of("ChattyFunction"))):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert "RuntimeError: boom for the test" in printed
     assert "Traceback" in printed
     assert get(local, "/chatty/plain").status_code == 200  # the environment stays usable

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import base64
 import copy
+import copyreg
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +68,12 @@ _AWS_ENVIRONMENT = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
 }
+
+
+# moto's SQS queues hold a threading.Condition; a copied queue gets a lock of its own (a lock is state of
+# the process, not of the account, so nothing of it needs copying).
+copyreg.pickle(type(threading.RLock()), lambda _: (threading.RLock, ()))
+copyreg.pickle(type(threading.Lock()), lambda _: (threading.Lock, ()))
 
 
 class _Pristine:
