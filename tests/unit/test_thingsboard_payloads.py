@@ -147,7 +147,7 @@ def test_empty_object_gives_one_record_with_no_values():
 
 def test_telemetry_without_server_ts_is_stamped_with_the_current_time(monkeypatch):
     # Given a clock reading 1700000000.5 seconds
-    monkeypatch.setattr("fleetgate.dialects.thingsboard.time.time", lambda: 1_700_000_000.5)
+    monkeypatch.setattr("fleetgate.clock.time.time", lambda: 1_700_000_000.5)
 
     # When a plain object is parsed without a server timestamp
     records = parse_telemetry({"a": 1})

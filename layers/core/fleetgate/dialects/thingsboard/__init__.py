@@ -11,11 +11,11 @@ is 400 with ThingsBoard's message as plain text, not 500; ``[]`` telemetry is 20
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from fleetgate import clock
 from fleetgate.domain.devices import DeviceIdentity
 from fleetgate.domain.telemetry import MAX_TS, TelemetryRecord
 from fleetgate.endpoint import Outcome, Result, serve_http
@@ -105,7 +105,7 @@ def timeout_ms(request: HttpRequest) -> int | None:
 # --------------------------------------------------------------------------- payloads
 def parse_telemetry(payload: Any, server_ts: int | None = None) -> list[TelemetryRecord]:
     """An object, ``{"ts", "values"}``, or an array of either; ``ts`` defaults to the server's time."""
-    now = int(time.time() * 1000) if server_ts is None else server_ts
+    now = clock.now_ms() if server_ts is None else server_ts
     if isinstance(payload, dict):
         return [_record(payload, now)]
     if isinstance(payload, list):
