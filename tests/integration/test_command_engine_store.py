@@ -4,38 +4,19 @@ state awaits a further answer, so the answer's one conditional write accepts two
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import ClassVar
-
 import boto3
 import pytest
 
 from fleetgate.clock import now_ms
 from fleetgate.data.commands import CommandRepository
-from fleetgate.domain.commands import Answer, CommandSpec, IdScheme, State, Vocabulary, new_command
+from fleetgate.domain.commands import Answer, CommandSpec, State, new_command
 from fleetgate.errors import InvalidStateTransition
 from fleetgate.services import commands as engine
 from fleetgate.settings import get_settings
 from tests.integration.conftest import Stack
+from tests.xyte_like import XYTE
 
 UUID = "3f2e1d0c-9b8a-4765-a432-10fedcba9876"
-
-
-class XyteLike(Vocabulary):
-    name = "xyte-like"
-    id_scheme = IdScheme.UUID
-    statuses: ClassVar[Mapping[State, str]] = {
-        State.DELIVERED: "pending",
-        State.IN_PROGRESS: "in_progress",
-        State.SUCCEEDED: "done",
-        State.FAILED: "failed",
-        State.TIMED_OUT: "timed_out",
-        State.CANCELED: "canceled",
-    }
-    cancelable = frozenset({State.DELIVERED, State.IN_PROGRESS})
-
-
-XYTE = XyteLike()
 
 
 def test_pending_in_progress_done_with_one_conditional_write_each(stack: Stack) -> None:

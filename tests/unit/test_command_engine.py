@@ -28,28 +28,13 @@ from fleetgate.domain.commands import (
     settle,
 )
 from fleetgate.errors import FleetgateError
+from tests.xyte_like import XYTE
 
 NOW = 1_760_000_000_000
 EXPIRES = NOW + 10_000
 LIVE = NOW + 1_000
 UUID = "0b9a5c3e-4f1d-4e2a-9c7b-6d5e4f3a2b1c"
 
-
-class XyteLike(Vocabulary):
-    name = "xyte-like"
-    id_scheme = IdScheme.UUID
-    statuses: ClassVar[Mapping[State, str]] = {
-        State.DELIVERED: "pending",
-        State.IN_PROGRESS: "in_progress",
-        State.SUCCEEDED: "done",
-        State.FAILED: "failed",
-        State.TIMED_OUT: "timed_out",
-        State.CANCELED: "canceled",
-    }
-    cancelable = frozenset({State.DELIVERED, State.IN_PROGRESS})
-
-
-XYTE = XyteLike()
 VOCABULARIES: dict[str, tuple[Vocabulary, bool]] = {  # name: (vocabulary, pushed)
     "thingsboard": (THINGSBOARD, False),
     "thingdatas": (THINGDATAS, True),
