@@ -1,6 +1,9 @@
 """JSON in and out.
 
-``loads`` is strict JSON (no NaN or Infinity). ``loads_lenient`` also accepts what Gson's lenient
+``loads`` is strict JSON (no NaN or Infinity). Both parsers refuse, as ``InvalidRequest``, what no store
+or answer could hold: numbers beyond float range (``1e400``), strings with a lone surrogate
+(``"\\ud800"``, which is not Unicode text) and nesting deeper than ``MAX_DEPTH``. ``loads_lenient`` also
+accepts what Gson's lenient
 parser accepts, because ThingsBoard parses device bodies that way and its own documentation's curl
 lines depend on it: ``--data "{"temperature":42}"`` reaches the server as ``{temperature:42}``.
 
@@ -11,6 +14,7 @@ so a dialect can type them the way its platform does (ThingsBoard tells ``42.0``
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -23,18 +27,36 @@ class NumberLiteral(str):
     __slots__ = ()
 
 
+MAX_DEPTH = 256
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (math.inf, -math.inf):
+        raise ValueError(f"the number {text} is out of range")
+    return value
+
+
+def _parse(text: str | bytes, keep_number_literals: bool) -> Any:
+    try:
+        return json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_float=NumberLiteral if keep_number_literals else _finite,
+        )
+    except RecursionError as exc:
+        raise InvalidRequest(f"Invalid JSON: nesting deeper than {MAX_DEPTH} levels") from exc
 
 
 def loads(text: str | bytes, *, keep_number_literals: bool = False) -> Any:
     """Strict JSON. Raises ``InvalidRequest`` with the parser's message."""
     try:
-        return json.loads(
-            text,
-            parse_constant=_reject_constant,
-            parse_float=NumberLiteral if keep_number_literals else float,
-        )
+        return checked(_parse(text, keep_number_literals))
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidRequest(f"Invalid JSON: {exc}") from exc
 
@@ -42,14 +64,30 @@ def loads(text: str | bytes, *, keep_number_literals: bool = False) -> Any:
 def loads_lenient(text: str, *, keep_number_literals: bool = False) -> Any:
     """Strict JSON first (fast path), then Gson-style lenient JSON."""
     try:
-        return json.loads(
-            text,
-            parse_constant=_reject_constant,
-            parse_float=NumberLiteral if keep_number_literals else float,
-        )
+        value = _parse(text, keep_number_literals)
     except ValueError:
-        pass
-    return _LenientParser(text, keep_number_literals).parse()
+        value = _LenientParser(text, keep_number_literals).parse()
+    return checked(value)
+
+
+def checked(value: Any) -> Any:
+    """``value`` if every string and key is Unicode text and it nests at most ``MAX_DEPTH`` levels;
+    ``InvalidRequest`` otherwise. Iterative, so no input can exhaust the stack."""
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                raise InvalidRequest("Invalid JSON: a string holds a lone surrogate (not Unicode text)")
+        elif isinstance(item, (dict, list)):
+            if depth >= MAX_DEPTH:
+                raise InvalidRequest(f"Invalid JSON: nesting deeper than {MAX_DEPTH} levels")
+            if isinstance(item, dict):
+                pending.extend((key, depth) for key in item)
+                pending.extend((child, depth + 1) for child in item.values())
+            else:
+                pending.extend((child, depth + 1) for child in item)
+    return value
 
 
 def dumps(value: Any) -> str:
@@ -72,7 +110,6 @@ _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?\Z")
 _LITERAL_END = frozenset("/\\;#={}[]:, \t\f\r\n")
 _ESCAPES = {'"': '"', "'": "'", "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 _KEYWORDS = {"true": True, "false": False, "null": None}
-_MAX_DEPTH = 256
 
 
 class _LenientParser:
@@ -116,7 +153,7 @@ class _LenientParser:
                 return
 
     def _value(self, depth: int) -> Any:
-        if depth > _MAX_DEPTH:
+        if depth > MAX_DEPTH:
             self._fail("nesting too deep")
         self._skip()
         if self.pos >= len(self.text):

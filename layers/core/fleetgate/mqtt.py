@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleetgate.errors import InvalidRequest, PayloadTooLarge
+from fleetgate.jsonutil import loads
 
 MAX_TOPIC = 256  # AWS IoT Core's topic limit (bytes)
 MAX_PROPERTIES = 100
@@ -88,8 +89,8 @@ class Message:
     def json(self) -> Any:
         """The payload as strict JSON (UTF-8, no NaN/Infinity)."""
         try:
-            return json.loads(self.payload.decode("utf-8"), parse_constant=_reject_constant)
-        except (UnicodeDecodeError, ValueError) as exc:
+            return loads(self.payload.decode("utf-8"))
+        except (UnicodeDecodeError, InvalidRequest) as exc:
             raise InvalidRequest("The payload is not valid JSON") from exc
 
     def levels(self) -> list[str]:
@@ -147,7 +148,3 @@ def _user_properties(value: Any) -> tuple[tuple[str, str], ...]:
     if len(pairs) > MAX_PROPERTIES or not all(isinstance(k, str) and isinstance(v, str) for k, v in pairs):
         raise InvalidRequest(f"userProperties must be at most {MAX_PROPERTIES} pairs of strings")
     return tuple(pairs)
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")

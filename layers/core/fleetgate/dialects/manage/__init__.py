@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -16,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from fleetgate.clock import iso_utc
 from fleetgate.domain.devices import Device
 from fleetgate.errors import FleetgateError, InvalidRequest, PayloadTooLarge
-from fleetgate.jsonutil import dumps
+from fleetgate.jsonutil import dumps, loads
 from fleetgate.observability import logger
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -82,10 +81,7 @@ def parse_json_object(app: BaseRouter, *, max_bytes: int | None = None) -> dict[
     raw = body_text(app, max_bytes=max_bytes)
     if not raw:
         raise InvalidRequest("A JSON body is required")
-    try:
-        value = json.loads(raw, parse_constant=_reject)
-    except ValueError as exc:
-        raise InvalidRequest(f"Invalid JSON: {exc}") from exc
+    value = loads(raw)
     if not isinstance(value, dict):
         raise InvalidRequest("The body must be a JSON object")
     return value
@@ -102,10 +98,6 @@ def parse_body(
         return model.model_validate(parse_json_object(app, max_bytes=max_bytes))
     except ValidationError as exc:
         raise InvalidRequest(describe(exc)) from exc
-
-
-def _reject(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
 
 
 def describe(exc: ValidationError) -> str:

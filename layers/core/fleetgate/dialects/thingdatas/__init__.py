@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +28,7 @@ from fleetgate.errors import (
     VersionConflict,
 )
 from fleetgate.http import HttpRequest, response
-from fleetgate.jsonutil import dumps
+from fleetgate.jsonutil import dumps, loads
 from fleetgate.observability import logger
 from fleetgate.services import apikeys, devices
 from fleetgate.settings import get_settings
@@ -102,12 +101,13 @@ def answer(body: dict[str, Any], epoch_s: int, client_token: str | None) -> Resu
 
 
 def json_object(request: HttpRequest) -> dict[str, Any]:
-    """The body: one strict JSON object (no NaN/Infinity, no trailing garbage)."""
+    """The body: one strict JSON object (``jsonutil.loads``: no NaN/Infinity, out-of-range numbers, lone
+    surrogates or runaway nesting; no trailing garbage)."""
     if not request.body:
         raise InvalidRequest("A JSON body is required")
     try:
-        value = json.loads(request.text(), parse_constant=_reject_constant)
-    except ValueError as exc:
+        value = loads(request.text())
+    except InvalidRequest as exc:
         raise InvalidRequest("Invalid JSON") from exc
     if not isinstance(value, dict):
         raise InvalidRequest("The body must be a JSON object")
@@ -135,7 +135,3 @@ def client_token(body: dict[str, Any]) -> str | None:
     if not isinstance(token, str) or not token or len(token.encode()) > MAX_CLIENT_TOKEN_BYTES:
         raise InvalidRequest("Invalid clientToken")
     return token
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
