@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import cast
+from typing import Any, cast
 
 from fleetgate_local.authorizers import Forbidden, JwtAuthorizer, Unauthorized
 from fleetgate_local.events import (
@@ -168,6 +168,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._write(outcome.response, request_id)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+    def __getattr__(self, name: str) -> Any:
+        """Any other method (``TRACE``, ``CONNECT``, ``FOO``) is routed too, as API Gateway routes it: no
+        route matches, so it gets API Gateway's 404, never ``http.server``'s HTML 501."""
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
     def _read_body(self) -> bytes | None:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():

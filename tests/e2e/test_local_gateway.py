@@ -143,7 +143,14 @@ def test_the_operator_token_from_the_auth_route_passes_the_authorizer(
 
 
 @pytest.mark.parametrize(
-    ("method", "path"), [("GET", "/nope"), ("PATCH", "/manage/v1/auth"), ("GET", "/api/v1/x")]
+    ("method", "path"),
+    [
+        ("GET", "/nope"),
+        ("PATCH", "/manage/v1/auth"),
+        ("GET", "/api/v1/x"),
+        ("TRACE", "/manage/v1/devices"),  # http.server alone would answer an HTML 501
+        ("PROPFIND", "/api/v1/thing-datas/shadow/reported"),
+    ],
 )
 def test_an_unknown_route_is_404(stack: LocalStack, method: str, path: str) -> None:
     response = requests.request(method, f"{stack.url}{path}", timeout=TIMEOUT_S)
