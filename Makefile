@@ -104,6 +104,10 @@ docs: $(VENV)/.installed ## Regenerate the generated tables in docs/ (cost, test
 	$(PY) tools/template_docs.py --write-docs
 	$(PY) tools/count_tests.py --write-docs
 
+.PHONY: openapi
+openapi: $(VENV)/.installed ## Write docs/openapi.json from the code
+	$(PY) tools/openapi.py --write
+
 .PHONY: clean
 clean: ## Remove build output and caches (keeps the virtualenvs)
 	rm -rf .aws-sam .pytest_cache .ruff_cache .mypy_cache
