@@ -371,7 +371,9 @@ def conflict(description: str) -> Answer:
 
 
 def _located(status: int, description: str) -> Answer:
-    return Answer(status, description, ERROR, {"Location": header("where the resource stays readable")})
+    return Answer(
+        status, description, ERROR, {"Location": header("where the resource stays readable", required=True)}
+    )
 
 
 _ANY_OBJECT = schema({"type": "object", "minProperties": 1, "description": "attribute → value"})

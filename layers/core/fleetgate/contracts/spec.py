@@ -105,8 +105,11 @@ class Answer:
     headers: dict[str, Schema] = field(default_factory=dict)  # name -> {"description", "schema"}
 
 
-def header(description: str, s: Schema | None = None) -> Schema:
-    return {"description": description, "schema": s or {"type": "string"}}
+def header(description: str, s: Schema | None = None, *, required: bool = False) -> Schema:
+    out: Schema = {"description": description, "schema": s or {"type": "string"}}
+    if required:
+        out["required"] = True
+    return out
 
 
 @dataclass(frozen=True)

@@ -211,7 +211,7 @@ COMMON = (
         401,
         "No or wrong Basic credentials: code Unauthorized",
         ERROR,
-        {"WWW-Authenticate": header('Basic realm="fleetgate"')},
+        {"WWW-Authenticate": header('Basic realm="fleetgate"', required=True)},
     ),
     Answer(403, "The key's permissions do not cover this call, or this thing: code Forbidden", ERROR),
     Answer(404, "No such thing (or shadow, job, execution): code ResourceNotFound", ERROR),
