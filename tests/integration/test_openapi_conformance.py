@@ -8,7 +8,6 @@ and that errors were checked too; the checker itself is tested on answers that b
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable
 from typing import Any
@@ -16,9 +15,7 @@ from typing import Any
 import boto3
 import pytest
 import requests
-from jsonschema import Draft202012Validator
 
-from fleetgate.contracts.openapi import document
 from fleetgate_local.inprocess import load_event
 from fleetgate_local.template import Template
 from tests.integration.conftest import (
@@ -32,8 +29,8 @@ from tests.integration.conftest import (
     with_body,
     with_query,
 )
+from tests.openapi_conformance import DOC, NonConforming, conformance_problems
 
-DOC = document()
 PACKAGE = "4c3e7a52-93f1-4d0e-9a77-1f0b6c2d8e90"
 PROFILE = "d2b1f1c6-5a0e-4b8a-9a51-0c4f7e3b2a10"
 RPC = "5b0c2a9e-7d41-4c8e-9a3f-2e6d1b7c4a90"
@@ -41,45 +38,6 @@ EXECUTION = "8d88790c-9171-4526-8637-e6d6168bce22"
 KEY = "ak_A1_TEST_KEY_ID_000"
 THING = "thermostat-001"
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
-
-
-class NonConforming(AssertionError):
-    pass
-
-
-def conformance_problems(route_key: str, response: dict[str, Any]) -> list[str]:
-    """What in ``response`` (a handler's payload-2.0 answer) the document does not allow."""
-    method, path = route_key.split(" ", 1)
-    operation = DOC["paths"][path][method.lower()]
-    status = str(response["statusCode"])
-    if status not in operation["responses"]:
-        return [f"status {status} is not documented (documented: {sorted(operation['responses'])})"]
-    spec = operation["responses"][status]
-    headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
-    problems = [
-        f"header {name} is required"
-        for name, header in (spec.get("headers") or {}).items()
-        if header.get("required") and name.lower() not in headers
-    ]
-    text = response.get("body") or ""
-    raw = base64.b64decode(text) if response.get("isBase64Encoded") else text.encode()
-    content = spec.get("content")
-    if content is None:
-        return [*problems, *([f"an empty body is documented, got {raw[:80]!r}"] if raw else [])]
-    media = headers.get("content-type", "").split(";")[0].strip()
-    if media not in content:
-        return [*problems, f"content type {media!r} is not documented (documented: {sorted(content)})"]
-    schema = content[media]["schema"]
-    if media == "application/json":
-        instance: Any = json.loads(raw)
-    elif media.startswith("text/"):
-        instance = raw.decode()
-    else:
-        return problems
-    validator = Draft202012Validator({**schema, "components": DOC["components"]})
-    return problems + [
-        f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(instance)
-    ]
 
 
 class Walk:
