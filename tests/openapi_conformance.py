@@ -26,6 +26,8 @@ def conformance_problems(route_key: str, response: dict[str, Any]) -> list[str]:
     if status not in operation["responses"]:
         return [f"status {status} is not documented (documented: {sorted(operation['responses'])})"]
     spec = operation["responses"][status]
+    if "$ref" in spec:
+        spec = DOC["components"]["responses"][spec["$ref"].rsplit("/", 1)[-1]]
     headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
     problems = [
         f"header {name} is required"

@@ -302,18 +302,21 @@ class JobExecutionView(BaseModel):
 
 # --------------------------------------------------------------------------- shared pieces
 ERROR = model(ManageError)
-BAD_REQUEST = Answer(400, "A malformed body, parameter or id", ERROR | GATEWAY)
+BAD_REQUEST = Answer(400, "A malformed body, parameter or id", ERROR | GATEWAY, name="ManageBadRequest")
 UNAUTHORIZED = Answer(
     401,
     "No valid operator JWT (API Gateway's JWT authorizer)",
     GATEWAY | ERROR,
     {"WWW-Authenticate": BEARER_CHALLENGE},
+    name="ManageUnauthorized",
 )
-NOT_FOUND = Answer(404, "No such resource (or route)", ERROR)
-TOO_LARGE = Answer(413, "Body over the route's limit (or API Gateway's 10 MB)", ERROR | GATEWAY)
-FAILED = Answer(500, "Internal failure", ERROR | GATEWAY)
-BUSY = Answer(503, "A transient failure (throttling); retry later", ERROR)
-NO_CONTENT = Answer(204, "Done (empty body)")
+NOT_FOUND = Answer(404, "No such resource (or route)", ERROR, name="ManageNotFound")
+TOO_LARGE = Answer(
+    413, "Body over the route's limit (or API Gateway's 10 MB)", ERROR | GATEWAY, name="ManagePayloadTooLarge"
+)
+FAILED = Answer(500, "Internal failure", ERROR | GATEWAY, name="ManageInternalFailure")
+BUSY = Answer(503, "A transient failure (throttling); retry later", ERROR, name="ManageServiceUnavailable")
+NO_CONTENT = Answer(204, "Done (empty body)", name="ManageNoContent")
 
 ID = path("id", {"type": "string", "minLength": 1}, "a device's id")
 LIMIT = query(

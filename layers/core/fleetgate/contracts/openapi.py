@@ -71,8 +71,22 @@ def document(server_url: str | None = None) -> dict[str, Any]:
     for operation in OPERATIONS:
         paths.setdefault(operation.path, {})[operation.method.lower()] = _operation(operation)
     out["paths"] = paths
-    out["components"] = {"schemas": component_schemas(OPERATIONS), "securitySchemes": SECURITY_SCHEMES}
+    out["components"] = {
+        "responses": component_responses(OPERATIONS),
+        "schemas": component_schemas(OPERATIONS),
+        "securitySchemes": SECURITY_SCHEMES,
+    }
     return out
+
+
+def component_responses(operations: tuple[Operation, ...]) -> dict[str, Any]:
+    """The named answers, which many routes share, once each."""
+    named: dict[str, Answer] = {}
+    for operation in operations:
+        for answer in operation.answers:
+            if answer.name and named.setdefault(answer.name, answer) is not answer:
+                raise ValueError(f"two answers are named {answer.name}")
+    return {name: _answer(named[name]) for name in sorted(named)}
 
 
 def component_schemas(operations: tuple[Operation, ...]) -> dict[str, Any]:
@@ -127,6 +141,9 @@ def _operation(operation: Operation) -> dict[str, Any]:
         out["parameters"] = [p.openapi() for p in operation.parameters]
     if operation.request is not None:
         out["requestBody"] = {"required": operation.request_required, "content": _content(operation.request)}
-    out["responses"] = {str(a.status): _answer(a) for a in operation.answers}
+    out["responses"] = {
+        str(a.status): {"$ref": f"#/components/responses/{a.name}"} if a.name else _answer(a)
+        for a in operation.answers
+    }
     out["security"] = list(operation.security)
     return out

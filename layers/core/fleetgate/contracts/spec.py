@@ -97,12 +97,14 @@ def query(name: str, schema: Schema, description: str = "", *, required: bool = 
 
 @dataclass(frozen=True)
 class Answer:
-    """One status a route can answer: ``body`` None means an empty body."""
+    """One status a route can answer: ``body`` None means an empty body. A ``name``d answer is shared by
+    many routes: the document keeps it once, in ``components/responses``."""
 
     status: int
     description: str
     body: Body | None = None
     headers: dict[str, Schema] = field(default_factory=dict)  # name -> {"description", "schema"}
+    name: str = ""
 
 
 def header(description: str, s: Schema | None = None, *, required: bool = False) -> Schema:

@@ -206,18 +206,34 @@ TdError.model_rebuild()
 # --------------------------------------------------------------------------- shared pieces
 ERROR = model(TdError)
 COMMON = (
-    Answer(400, "Malformed request: code InvalidRequest", ERROR | GATEWAY),
+    Answer(400, "Malformed request: code InvalidRequest", ERROR | GATEWAY, name="TdBadRequest"),
     Answer(
         401,
         "No or wrong Basic credentials: code Unauthorized",
         ERROR,
         {"WWW-Authenticate": header('Basic realm="fleetgate"', required=True)},
+        name="TdUnauthorized",
     ),
-    Answer(403, "The key's permissions do not cover this call, or this thing: code Forbidden", ERROR),
-    Answer(404, "No such thing (or shadow, job, execution): code ResourceNotFound", ERROR),
-    Answer(413, "Body over the device payload limit: code PayloadTooLarge", ERROR | GATEWAY),
-    Answer(500, "Internal failure: code InternalError", ERROR | GATEWAY),
-    Answer(503, "A transient failure (throttling): code ServiceUnavailable; retry", ERROR),
+    Answer(
+        403,
+        "The key's permissions do not cover this call, or this thing: code Forbidden",
+        ERROR,
+        name="TdForbidden",
+    ),
+    Answer(404, "No such thing (or shadow, job, execution): code ResourceNotFound", ERROR, name="TdNotFound"),
+    Answer(
+        413,
+        "Body over the device payload limit: code PayloadTooLarge",
+        ERROR | GATEWAY,
+        name="TdPayloadTooLarge",
+    ),
+    Answer(500, "Internal failure: code InternalError", ERROR | GATEWAY, name="TdInternalFailure"),
+    Answer(
+        503,
+        "A transient failure (throttling): code ServiceUnavailable; retry",
+        ERROR,
+        name="TdServiceUnavailable",
+    ),
 )
 SHADOW_NAME = query(
     "name", {"type": "string", "pattern": SHADOW_NAME_PATTERN}, "a named shadow; absent: classic"

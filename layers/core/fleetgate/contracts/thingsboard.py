@@ -205,17 +205,24 @@ TIMEOUT = query(
 )
 _PLAIN = raw({"type": "string"}, "text/plain")
 
-BAD_REQUEST = Answer(400, "Malformed request: ThingsBoard's message as plain text", _PLAIN | GATEWAY)
-UNKNOWN_TOKEN = Answer(401, "Unknown access token (empty body)")
+BAD_REQUEST = Answer(
+    400, "Malformed request: ThingsBoard's message as plain text", _PLAIN | GATEWAY, name="TbBadRequest"
+)
+UNKNOWN_TOKEN = Answer(401, "Unknown access token (empty body)", name="TbUnknownToken")
 TOO_LARGE = Answer(
     413,
     'Body over the device payload limit: "Payload size exceeds the limit of N bytes"',
     raw({"type": "string"}) | GATEWAY,
+    name="TbPayloadTooLarge",
 )
-FAILED = Answer(500, "Internal failure (empty body, or API Gateway's message)", GATEWAY)
-BUSY = Answer(503, "A transient failure (throttling); retry (empty body)")
-WRITTEN = Answer(200, "Accepted (empty body)")
-NOTHING_YET = Answer(408, "Nothing to deliver before the timeout (empty body): poll again")
+FAILED = Answer(
+    500, "Internal failure (empty body, or API Gateway's message)", GATEWAY, name="TbInternalFailure"
+)
+BUSY = Answer(503, "A transient failure (throttling); retry (empty body)", name="TbServiceUnavailable")
+WRITTEN = Answer(200, "Accepted (empty body)", name="TbWritten")
+NOTHING_YET = Answer(
+    408, "Nothing to deliver before the timeout (empty body): poll again", name="TbNothingYet"
+)
 
 
 def _operation(
