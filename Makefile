@@ -99,10 +99,15 @@ bench: $(VENV)/.installed ## Cold-start import time and AWS calls per request of
 	$(PY) tools/bench.py --write-docs
 
 .PHONY: docs
-docs: $(VENV)/.installed ## Regenerate the generated tables in docs/ (cost, test counts, template parameters; bench: make bench)
+docs: $(VENV)/.installed ## Regenerate the generated tables in docs/ (cost, test counts, template parameters; bench: make bench) and docs/openapi.json
 	$(PY) tools/cost.py --write-docs
 	$(PY) tools/template_docs.py --write-docs
 	$(PY) tools/count_tests.py --write-docs
+	$(PY) tools/openapi.py --write
+
+.PHONY: openapi
+openapi: $(VENV)/.installed ## Write docs/openapi.json from the code
+	$(PY) tools/openapi.py --write
 
 .PHONY: clean
 clean: ## Remove build output and caches (keeps the virtualenvs)

@@ -155,6 +155,7 @@ def _banner(stack: LocalStack, *, password_is_default: bool) -> str:
         [
             f"fleetgate local stack on {url}  (AWS: moto on {stack.moto_url}, {stack.region})",
             password_line,
+            f"API documentation: {url}/docs (Swagger UI), {url}/openapi.json (OpenAPI 3.1)",
             "",
             "Try it:",
             f"  TOKEN=$(curl -s -X POST {url}/manage/v1/auth {json_header} -d {login} \\",

@@ -1,7 +1,8 @@
 """The local HTTP API: route, authorize, invoke the route's function, answer as API Gateway would.
 
 ``Gateway.handle`` is the API Gateway part (404, 413, 401/403 from the JWT authorizers, payload 2.0
-events, 500 when the function fails); ``serve`` puts it behind a threaded ``http.server`` so slow
+events, 500 when the function fails), plus the pages that are no route of the template (``pages``: the
+API documentation, ``fleetgate_local.apidocs``); ``serve`` puts it behind a threaded ``http.server`` so slow
 and long-polling requests never block the others. One log line per request names the *route key*,
 never the raw path: device access tokens travel in paths.
 """
@@ -65,11 +66,16 @@ class Gateway:
     authorizers: dict[tuple[str, str], JwtAuthorizer]  # (api logical id, authorizer name)
     functions: dict[str, FunctionPool]
     api_ids: dict[str, str]  # api logical id -> (fake) api id
+    # Pages that are not routes of the template (the API documentation): None when a request is not one
+    pages: Callable[[str, str], HttpResponse | None] | None = None
 
     def handle(self, request: HttpRequest) -> Outcome:
         """Answer one request (the body is already known to be within the size limit)."""
         match = self.routes.match(request.method, request.raw_path)
         if match is None:
+            page = self.pages(request.method, request.raw_path) if self.pages else None
+            if page is not None:
+                return Outcome(page, f"{request.method} {request.raw_path}", "(docs)")
             return Outcome(HttpResponse.message(404, "Not Found"))
         route = match.route
         claims, scopes = None, None

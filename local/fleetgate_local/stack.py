@@ -21,6 +21,7 @@ from typing import Any
 
 from moto.server import ThreadedMotoServer
 
+from fleetgate_local.apidocs import ApiDocs
 from fleetgate_local.atomic_moto import make_dynamodb_atomic
 from fleetgate_local.authorizers import JwtAuthorizer
 from fleetgate_local.gateway import Gateway, serve
@@ -171,7 +172,7 @@ class LocalStack:
         api_ids = {
             route.api: self.provisioned.physical_ids.get(route.api) or _fake_api_id() for route, _ in routes
         }
-        return Gateway(RouteTable(routes), authorizers, pools, api_ids)
+        return Gateway(RouteTable(routes), authorizers, pools, api_ids, ApiDocs(self.root, lambda: self.url))
 
     def _jwt_authorizer(self, template: Template, spec: JwtAuthorizerSpec) -> JwtAuthorizer:
         issuer = template.resolve(spec.issuer, self.provisioned.physical_ids, self.provisioned.attributes)

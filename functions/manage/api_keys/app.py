@@ -3,31 +3,16 @@ the response that creates the key; errors are mapped once by ``fleetgate.dialect
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
-from pydantic import BaseModel, ConfigDict, Field
 
 from fleetgate.clock import iso_utc
+from fleetgate.contracts.manage_requests import CreateApiKeyRequest
 from fleetgate.dialects import manage
-from fleetgate.domain.apikeys import MAX_NAME, ApiKey
+from fleetgate.domain.apikeys import ApiKey
 from fleetgate.observability import logger, metrics
 from fleetgate.services import apikeys
 
 app = APIGatewayHttpResolver()
 manage.install_error_handlers(app)
-
-
-class PermissionModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    method: str = Field(min_length=1, max_length=8)
-    path: str = Field(min_length=1, max_length=256)
-
-
-class CreateApiKeyRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=MAX_NAME)
-    permissions: list[PermissionModel]
-    thingNames: list[str] | None = None
 
 
 def render(key: ApiKey) -> dict:

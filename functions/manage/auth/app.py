@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
-from pydantic import BaseModel, Field
 
+from fleetgate.contracts.manage_requests import LoginRequest
 from fleetgate.dialects import manage
 from fleetgate.observability import logger, metrics
 from fleetgate.services.operators import password_login
@@ -19,12 +19,6 @@ from fleetgate.settings import get_settings
 
 app = APIGatewayHttpResolver()
 manage.install_error_handlers(app)
-
-
-class LoginRequest(BaseModel):
-    name: str = Field(min_length=1, max_length=128)
-    password: str = Field(min_length=1, max_length=256)
-    acceptEULA: bool | None = None
 
 
 def _claims(jwt: str) -> dict:

@@ -18,9 +18,9 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from fleetgate.clock import iso_utc, now_ms
+from fleetgate.contracts.manage_requests import SendCommandRequest
 from fleetgate.dialects import manage
 from fleetgate.dialects.thingdatas import commands
 from fleetgate.dialects.thingdatas import commands as rules
@@ -31,15 +31,6 @@ from fleetgate.services import devices
 app = APIGatewayHttpResolver()
 manage.install_error_handlers(app)
 MAX_BODY_BYTES = 2 * rules.MAX_PARAMS_BYTES  # params themselves are limited as compact JSON
-
-
-class SendCommandRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    action: str = Field(min_length=1, max_length=rules.MAX_ACTION)
-    params: Any = None
-    ttl: StrictInt | None = Field(default=None, ge=1, le=rules.MAX_TTL_S)
-    executionId: str | None = None  # a UUID the operator chooses (default: a new one)
 
 
 def render(execution: Execution, now: int) -> dict[str, Any]:

@@ -5,18 +5,13 @@ from datetime import UTC, datetime
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel, Field
 
+from fleetgate.contracts.manage_requests import ClaimDeviceRequest
 from fleetgate.dialects import manage
-from fleetgate.domain.claims import MAX_SECRET, Ownership
+from fleetgate.domain.claims import Ownership
 from fleetgate.services import claims
 
 router = APIGatewayHttpRouter()
-
-
-class ClaimDeviceRequest(BaseModel):
-    deviceName: str = Field(min_length=1, max_length=128)
-    secretKey: str = Field(default="", max_length=MAX_SECRET)
 
 
 def _operator() -> tuple[str, str | None]:

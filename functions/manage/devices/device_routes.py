@@ -2,20 +2,13 @@
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel, Field
 
+from fleetgate.contracts.manage_requests import CreateDeviceRequest
 from fleetgate.dialects import manage
 from fleetgate.domain.devices import Device
 from fleetgate.services import claims, devices, ota, profiles
 
 router = APIGatewayHttpRouter()
-
-
-class CreateDeviceRequest(BaseModel):
-    name: str = Field(min_length=1, max_length=128)
-    type: str | None = Field(default=None, min_length=1, max_length=64)
-    label: str | None = Field(default=None, max_length=256)
-    profileId: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 def render(device: Device) -> dict:

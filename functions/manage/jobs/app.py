@@ -19,10 +19,10 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from fleetgate import clock
 from fleetgate.clock import iso_utc
+from fleetgate.contracts.manage_requests import CancelJobRequest, CreateJobRequest
 from fleetgate.dialects import manage
 from fleetgate.domain import jobs as rules
 from fleetgate.domain.jobs import Execution, ExecutionStatus, Job
@@ -31,51 +31,6 @@ from fleetgate.services import jobs
 
 app = APIGatewayHttpResolver()
 manage.install_error_handlers(app)
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class TargetsModel(_Strict):
-    thingNames: list[StrictStr] | None = None
-    thingGroupNames: list[StrictStr] | None = None
-
-
-class RolloutModel(_Strict):
-    maximumPerMinute: StrictInt
-
-
-class CriterionModel(_Strict):
-    failureType: StrictStr
-    action: StrictStr
-    thresholdPercentage: StrictInt | StrictFloat
-    minNumberOfExecutedThings: StrictInt
-
-
-class AbortModel(_Strict):
-    criteriaList: list[CriterionModel]
-
-
-class TimeoutModel(_Strict):
-    inProgressTimeoutInMinutes: StrictInt
-
-
-class CreateJobRequest(_Strict):
-    jobId: StrictStr | None = None
-    description: StrictStr | None = None
-    document: Any
-    targets: TargetsModel
-    targetSelection: StrictStr | None = None
-    jobExecutionsRolloutConfig: RolloutModel | None = None
-    abortConfig: AbortModel | None = None
-    timeoutConfig: TimeoutModel | None = None
-
-
-class CancelJobRequest(_Strict):
-    force: StrictBool = False
-    reasonCode: StrictStr | None = None
-    comment: StrictStr | None = None
 
 
 def _number(value: Decimal) -> int | float:

@@ -3,22 +3,13 @@
 import ota_rendering as render
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel, ConfigDict
 
+from fleetgate.contracts.manage_requests import AssignRequest
 from fleetgate.dialects import manage
 from fleetgate.domain.ota import FIRMWARE, SOFTWARE, Assignment, progress_keys
 from fleetgate.services import devices, ota
 
 router = APIGatewayHttpRouter()
-
-
-class AssignRequest(BaseModel):
-    """``firmwareId`` / ``softwareId``: an id assigns that package, null unassigns, absent keeps."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    firmwareId: str | None = None
-    softwareId: str | None = None
 
 
 def _changes() -> dict[str, str | None]:

@@ -4,27 +4,14 @@ upload, list, read, delete."""
 import ota_rendering as render
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel, ConfigDict, Field
 
+from fleetgate.contracts.manage_requests import CreatePackageRequest
 from fleetgate.dialects import manage
-from fleetgate.domain.ota import ALGORITHMS, MAX_TEXT, OtaPackage
+from fleetgate.domain.ota import OtaPackage
 from fleetgate.http import HttpRequest
 from fleetgate.services import ota
 
 router = APIGatewayHttpRouter()
-
-
-class CreatePackageRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    type: str = Field(description="FIRMWARE or SOFTWARE")
-    title: str = Field(min_length=1, max_length=MAX_TEXT)
-    version: str = Field(min_length=1, max_length=MAX_TEXT)
-    contentType: str | None = None
-    fileName: str | None = None
-    checksumAlgorithm: str | None = Field(default=None, description=", ".join(ALGORITHMS))
-    checksum: str | None = None
-    size: int | None = Field(default=None, strict=True)
 
 
 def _with_upload(package: OtaPackage) -> dict:

@@ -1,34 +1,17 @@
 """Device profiles. The provision secret appears only in the responses that create it (profile
 creation and secret rotation); the provision key, which names the profile, is always shown."""
 
-from typing import Literal
-
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel, ConfigDict, Field
 
 from fleetgate.clock import iso_utc
+from fleetgate.contracts.manage_requests import CreateProfileRequest, UpdateProfileRequest
 from fleetgate.dialects import manage
 from fleetgate.domain.devices import Device
 from fleetgate.domain.profiles import DeviceProfile
 from fleetgate.services import profiles
 
 router = APIGatewayHttpRouter()
-StrategyName = Literal["ALLOW_CREATE_NEW_DEVICES", "CHECK_PRE_PROVISIONED_DEVICES", "DISABLED"]
-
-
-class CreateProfileRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=64)
-    provisionStrategy: StrategyName
-    provisionDeviceKey: str | None = Field(default=None, min_length=1, max_length=128)
-
-
-class UpdateProfileRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    provisionStrategy: StrategyName
 
 
 def render(profile: DeviceProfile) -> dict:

@@ -13,8 +13,8 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
+from fleetgate.contracts.manage_requests import SendRpcRequest
 from fleetgate.dialects import manage
 from fleetgate.dialects.thingsboard import rpc
 from fleetgate.dialects.thingsboard import rpc as rules
@@ -24,19 +24,6 @@ from fleetgate.settings import get_settings
 
 router = APIGatewayHttpRouter()
 MAX_BODY_BYTES = 65_536  # as the device side's /rpc routes
-
-
-class SendRpcRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    method: str = Field(min_length=1, max_length=rules.MAX_METHOD)
-    params: Any = None
-    oneway: StrictBool = False
-    persistent: StrictBool = False
-    timeout: StrictInt | None = None  # ms
-    expirationTime: StrictInt | None = None  # epoch ms
-    retries: StrictInt | None = None
-    additionalInfo: Any = None
 
 
 def render(found: Rpc, now: int) -> dict[str, Any]:

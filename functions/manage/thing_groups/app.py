@@ -4,24 +4,17 @@ thing that joins a group is reached by the CONTINUOUS jobs targeting it; errors 
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
-from pydantic import BaseModel, ConfigDict, Field
 
 from fleetgate.clock import iso_utc
+from fleetgate.contracts.manage_requests import CreateGroupRequest
 from fleetgate.dialects import manage
 from fleetgate.domain.devices import Thing
-from fleetgate.domain.groups import MAX_DESCRIPTION, ThingGroup
+from fleetgate.domain.groups import ThingGroup
 from fleetgate.observability import logger, metrics
 from fleetgate.services import groups
 
 app = APIGatewayHttpResolver()
 manage.install_error_handlers(app)
-
-
-class CreateGroupRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=128)
-    description: str | None = Field(default=None, max_length=MAX_DESCRIPTION)
 
 
 def render(group: ThingGroup) -> dict:
