@@ -74,6 +74,10 @@ integration: $(VENV)/.installed ## Handlers in process against moto, events from
 e2e: $(VENV)/.installed ## Real HTTP (and ThingsBoard's SDK) against a local stack the tests start
 	$(PY) -m pytest $(PYTEST_PARALLEL) tests/e2e
 
+.PHONY: fuzz
+fuzz: $(VENV)/.installed ## Fuzz every route with schemathesis against a local stack the tests start (part of make test)
+	$(PY) -m pytest $(PYTEST_PARALLEL) tests/fuzz
+
 .PHONY: template-check
 template-check: $(VENV)/.installed $(SAM_VENV)/.installed ## cfn-lint, sam validate --lint, sam build, resource count
 	PATH="$(abspath $(SAM_VENV))/bin:$$PATH" $(PY) -m pytest tests/template

@@ -32,10 +32,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     """The figures recorded during this run, one line each."""
-    if config.cache is None or hasattr(config, "workerinput"):
+    cache = getattr(config, "cache", None)  # absent with -p no:cacheprovider
+    if cache is None or hasattr(config, "workerinput"):
         return
     started = config.stash.get(_STARTED, 0.0)
-    fresh = [p for p in sorted(config.cache.mkdir(FIGURES).glob("*.json")) if p.stat().st_mtime >= started]
+    fresh = [p for p in sorted(cache.mkdir(FIGURES).glob("*.json")) if p.stat().st_mtime >= started]
     if fresh:
         terminalreporter.section("fleetgate figures")
         for path in fresh:

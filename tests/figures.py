@@ -14,5 +14,6 @@ FIGURES = "fleetgate-figures"  # a directory of the pytest cache: shared by the 
 
 def record_figure(config: pytest.Config, name: str, figure: dict[str, Any]) -> None:
     """Keep ``figure`` (JSON) under ``name`` for this run's summary."""
-    if config.cache is not None:
-        (config.cache.mkdir(FIGURES) / f"{name}.json").write_text(json.dumps(figure))
+    cache = getattr(config, "cache", None)  # absent with -p no:cacheprovider
+    if cache is not None:
+        (cache.mkdir(FIGURES) / f"{name}.json").write_text(json.dumps(figure))
