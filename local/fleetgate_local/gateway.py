@@ -1,13 +1,17 @@
 """The local HTTP API: route, authorize, invoke the route's function, answer as API Gateway would.
 
 ``Gateway.handle`` is the API Gateway part (404, 413, 401/403 from the JWT authorizers, payload 2.0
-events, 500 when the function fails); ``serve`` puts it behind a threaded ``http.server`` so slow
-and long-polling requests never block the others. One log line per request names the *route key*,
+events, 500 when the function fails, 503 when it is throttled); ``serve`` puts it behind a threaded
+``http.server`` so slow and long-polling requests never block the others, and whose connections
+``close_connections`` cuts when the stack stops. One log line per request names the *route key*,
 never the raw path: device access tokens travel in paths.
 """
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +29,7 @@ from fleetgate_local.events import (
     new_request_id,
 )
 from fleetgate_local.routing import RouteTable
-from fleetgate_local.workers import FunctionPool, InvocationError
+from fleetgate_local.workers import FunctionPool, InvocationError, Throttled, WorkerManager
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # HTTP API's payload limit
 _MAX_DISCARDED_BYTES = 8 * MAX_BODY_BYTES  # beyond that, a 413 comes with a closed connection
@@ -65,6 +69,7 @@ class Gateway:
     authorizers: dict[tuple[str, str], JwtAuthorizer]  # (api logical id, authorizer name)
     functions: dict[str, FunctionPool]
     api_ids: dict[str, str]  # api logical id -> (fake) api id
+    workers: WorkerManager  # the pools' shared cap, reaper and stop
 
     def handle(self, request: HttpRequest) -> Outcome:
         """Answer one request (the body is already known to be within the size limit)."""
@@ -101,15 +106,17 @@ class Gateway:
         )
         try:
             response = http_api_response(self.functions[match.function_id].invoke(event))
+        except Throttled as error:  # HTTP API's answer when Lambda throttles the function
+            failure = HttpResponse.message(503, "Service Unavailable")
+            return Outcome(failure, route.route_key, match.function_id, note=str(error))
         except (InvocationError, MalformedResponseError) as error:
             failure = HttpResponse.message(500, "Internal Server Error")
             return Outcome(failure, route.route_key, match.function_id, note=str(error))
         return Outcome(response, route.route_key, match.function_id)
 
     def close(self) -> None:
-        """Stop every function's workers."""
-        for pool in self.functions.values():
-            pool.close()
+        """Stop every function's workers, all at once."""
+        self.workers.close()
 
 
 def _refusal(status: int, message: str, error: str, reason: Exception) -> HttpResponse:
@@ -122,7 +129,9 @@ class _BodyTooLarge(Exception):
     pass
 
 
-class _Server(ThreadingHTTPServer):
+class GatewayServer(ThreadingHTTPServer):
+    """The threaded HTTP server in front of a ``Gateway``; knows its open connections."""
+
     daemon_threads = True
     block_on_close = False
     request_queue_size = 128
@@ -131,6 +140,32 @@ class _Server(ThreadingHTTPServer):
         super().__init__(address, _RequestHandler)
         self.gateway = gateway
         self.log = log
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        self._closing = False
+
+    def process_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Cut every open connection, idle keep-alive ones and those awaiting an answer alike."""
+        with self._connections_lock:
+            self._closing = True
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)  # its thread's next read or write fails and it ends
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if not self._closing:  # a connection cut on purpose is no error worth a traceback
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -140,7 +175,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
     sys_version = ""
 
     def _serve(self) -> None:
-        server = cast(_Server, self.server)
+        server = cast(GatewayServer, self.server)
         started = time.monotonic()
         raw_path, _, raw_query = self.path.partition("?")
         request_id = new_request_id()
@@ -220,6 +255,6 @@ class _RequestHandler(BaseHTTPRequestHandler):
         """Silence http.server's own access log: ``_serve`` logs one line per request."""
 
 
-def serve(gateway: Gateway, host: str, port: int, log: Callable[[str], None]) -> ThreadingHTTPServer:
+def serve(gateway: Gateway, host: str, port: int, log: Callable[[str], None]) -> GatewayServer:
     """Bind ``host:port`` (0 picks a free port); the caller runs ``serve_forever``."""
-    return _Server((host, port), gateway, log)
+    return GatewayServer((host, port), gateway, log)
