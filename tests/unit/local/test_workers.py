@@ -18,7 +18,10 @@ from typing import Any
 
 import pytest
 
+from fleetgate_local.__main__ import _parser
 from fleetgate_local.workers import (
+    DEFAULT_IDLE_SECONDS,
+    DEFAULT_MAX_WORKERS,
     FunctionPool,
     InvocationError,
     Throttled,
@@ -197,7 +200,7 @@ def test_a_burst_never_has_more_workers_alive_than_the_cap(
     sampler.start()
     # When 12 requests arrive at once, alternating between the functions
     try:
-        pids = concurrently([lambda pool=pools[i % 2]: pid_of(pool, 0.2) for i in range(12)])  # type: ignore[misc]
+        pids = concurrently([lambda pool=pools[i % 2]: pid_of(pool, 0.2) for i in range(12)])
     finally:
         sampling.set()
         sampler.join()
@@ -353,3 +356,25 @@ def test_close_stops_many_busy_and_idle_workers_at_once(
 def test_nonsense_settings_are_refused(max_workers: int, idle_seconds: float) -> None:
     with pytest.raises(ValueError, match=r"max_workers|idle_seconds"):
         WorkerManager(max_workers=max_workers, idle_seconds=idle_seconds)
+
+
+# ---------------------------------------------------------------------- the command line
+
+
+def test_the_command_line_sets_the_cap_and_the_idle_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MAX_WORKERS", raising=False)
+    monkeypatch.delenv("IDLE_SECONDS", raising=False)
+    defaults = _parser().parse_args([])
+    assert (defaults.max_workers, defaults.idle_seconds) == (DEFAULT_MAX_WORKERS, DEFAULT_IDLE_SECONDS)
+    given = _parser().parse_args(["--max-workers", "7", "--idle-seconds", "2.5"])
+    assert (given.max_workers, given.idle_seconds) == (7, 2.5)
+    monkeypatch.setenv("MAX_WORKERS", "9")
+    monkeypatch.setenv("IDLE_SECONDS", "4")
+    from_environment = _parser().parse_args([])
+    assert (from_environment.max_workers, from_environment.idle_seconds) == (9, 4.0)
+
+
+@pytest.mark.parametrize("argv", [["--max-workers", "0"], ["--max-workers", "x"], ["--idle-seconds", "-1"]])
+def test_the_command_line_refuses_nonsense_settings(argv: list[str]) -> None:
+    with pytest.raises(SystemExit):
+        _parser().parse_args(argv)
