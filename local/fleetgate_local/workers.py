@@ -15,6 +15,9 @@ One ``WorkerManager`` is shared by every pool and plays Lambda's account-level p
   then is throttled (``Throttled``: API Gateway's 503);
 - a reaper thread stops workers idle for longer than ``idle_seconds``, as Lambda recycles idle
   execution environments, so that processes and memory return to idle after a burst;
+- a few workers at most run their init at once (``max_starting``, the machine's cores): a burst of
+  cold starts then takes its turn on the CPU instead of every init running past Lambda's 10 s init
+  limit together; a request waits for its turn within its function's timeout, or is throttled;
 - ``close`` stops every worker at once: all are signalled, then awaited together.
 
 A worker counts against the cap from the moment it is started until its process has exited, so the
@@ -212,7 +215,10 @@ class WorkerManager:
     """What every pool shares: the cap on live workers, eviction, the idle reaper, and stopping."""
 
     def __init__(
-        self, max_workers: int = DEFAULT_MAX_WORKERS, idle_seconds: float = DEFAULT_IDLE_SECONDS
+        self,
+        max_workers: int = DEFAULT_MAX_WORKERS,
+        idle_seconds: float = DEFAULT_IDLE_SECONDS,
+        max_starting: int | None = None,
     ) -> None:
         if max_workers < 1:
             raise ValueError("max_workers must be at least 1")
@@ -220,6 +226,8 @@ class WorkerManager:
             raise ValueError("idle_seconds must be positive")
         self.max_workers = max_workers
         self.idle_seconds = idle_seconds
+        self.max_starting = max_starting or max(2, os.cpu_count() or 2)
+        self.start_gate = threading.BoundedSemaphore(self.max_starting)  # workers in their init phase
         self.changed = threading.Condition()  # guards every pool's lists and the count below
         self.closed = False
         self._pools: list[FunctionPool] = []
@@ -376,7 +384,15 @@ class FunctionPool:
             self._starting += 1
         if isinstance(slot, _Worker):
             slot.close()  # the evicted worker's process is gone before its successor starts
-        return self._start_worker()
+        if not manager.start_gate.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            with manager.changed:
+                self._starting -= 1
+            manager.free_slot()
+            raise Throttled(f"no worker of {self.config.logical_id} could start within {timeout} s")
+        try:
+            return self._start_worker()
+        finally:
+            manager.start_gate.release()
 
     def _room(self) -> bool:
         """Below the function's reserved concurrency, if it has one."""

@@ -7,6 +7,7 @@ Real worker processes run tiny handlers written by the tests; no AWS, no HTTP.
 
 from __future__ import annotations
 
+import itertools
 import os
 import textwrap
 import threading
@@ -41,21 +42,35 @@ HANDLER = """
     """
 
 
+SLOW_INIT_HANDLER = """
+    import os, time
+
+    INIT = [time.time()]
+    time.sleep(0.4)  # an import that takes a while, like boto3's
+    INIT.append(time.time())
+
+
+    def handle(event, context):
+        return {"pid": os.getpid(), "init": INIT}
+    """
+
+
 @pytest.fixture(scope="module")
 def code_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("function")
     (directory / "app.py").write_text(textwrap.dedent(HANDLER).lstrip())
+    (directory / "slow_init.py").write_text(textwrap.dedent(SLOW_INIT_HANDLER).lstrip())
     return directory
 
 
-def config(code_dir: Path, name: str, timeout_s: int = 10) -> WorkerConfig:
+def config(code_dir: Path, name: str, timeout_s: int = 10, handler: str = "app.handle") -> WorkerConfig:
     environment = {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": f"{code_dir}{os.pathsep}{LOCAL_PACKAGE_ROOT}",
     }
     return WorkerConfig(
         logical_id=name,
-        handler="app.handle",
+        handler=handler,
         code_uri=code_dir,
         timeout_s=timeout_s,
         function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
@@ -308,6 +323,42 @@ def test_a_reserved_concurrency_of_zero_throttles_at_once(
         pid_of(pool)
     assert time.monotonic() - started < 1
     assert pool.pids() == []
+
+
+# ---------------------------------------------------------------------- cold starts
+
+
+def test_cold_starts_take_turns_beyond_max_starting(
+    managers: Callable[..., WorkerManager], code_dir: Path
+) -> None:
+    # Given at most one worker in its init phase at a time, and an init of 0.4 s
+    manager = managers(max_starting=1)
+    pool = manager.pool(config(code_dir, "SlowInit", handler="slow_init.handle"), log=lambda line: None)
+    # When three requests at once need three new workers
+    results = concurrently([lambda: pool.invoke({})] * 3)
+    # Then each got a worker of its own, and their inits ran one after another, never together
+    assert len({result["pid"] for result in results}) == 3
+    inits = sorted(tuple(result["init"]) for result in results)
+    assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(inits))
+
+
+def test_a_request_that_cannot_start_a_worker_within_its_timeout_is_throttled(
+    managers: Callable[..., WorkerManager], code_dir: Path
+) -> None:
+    # Given one init at a time, and five cold starts of 0.4 s each queued for it
+    manager = managers(max_starting=1)
+    slow = manager.pool(config(code_dir, "SlowInit", handler="slow_init.handle"), log=lambda line: None)
+    hurried = manager.pool(config(code_dir, "Hurried", timeout_s=1), log=lambda line: None)
+    with ThreadPoolExecutor(max_workers=5) as executor:
+        starts = [executor.submit(slow.invoke, {}) for _ in range(5)]
+        assert wait_until(lambda: len(slow.pids()) == 1, timeout_s=5)
+        time.sleep(0.05)  # the other four reach the gate
+        # When a function with a 1 s timeout needs a worker behind those 1.6 s of inits
+        with pytest.raises(Throttled):
+            pid_of(hurried)
+        assert len({future.result()["pid"] for future in starts}) == 5
+    # Then it was throttled, and once the inits are done it starts as usual
+    assert pid_of(hurried) > 0
 
 
 # ---------------------------------------------------------------------- stopping
