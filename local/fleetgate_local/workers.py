@@ -43,7 +43,7 @@ from typing import IO, Any
 from fleetgate_local.channel import Channel, ChannelClosed
 from fleetgate_local.template import FunctionSpec
 
-DEFAULT_MAX_WORKERS = 128  # about 5 GB of workers at the measured ~40 MB each (docs/local-stack.md)
+DEFAULT_MAX_WORKERS = 128  # 100 long-polls and more; ~6.4 GB at the measured ~50 MiB a worker
 DEFAULT_IDLE_SECONDS = 30.0
 INIT_TIMEOUT_S = 10.0  # Lambda's limit for a function's init phase
 _STOP_GRACE_S = 2.0  # after SIGTERM, before SIGKILL
