@@ -55,11 +55,24 @@ SLOW_INIT_HANDLER = """
     """
 
 
+STUBBORN_HANDLER = """
+    import os, signal, time
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # only SIGKILL stops this one
+
+
+    def handle(event, context):
+        time.sleep(event.get("sleep", 0))
+        return {"pid": os.getpid()}
+    """
+
+
 @pytest.fixture(scope="module")
 def code_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("function")
     (directory / "app.py").write_text(textwrap.dedent(HANDLER).lstrip())
     (directory / "slow_init.py").write_text(textwrap.dedent(SLOW_INIT_HANDLER).lstrip())
+    (directory / "stubborn.py").write_text(textwrap.dedent(STUBBORN_HANDLER).lstrip())
     return directory
 
 
@@ -401,6 +414,41 @@ def test_close_stops_many_busy_and_idle_workers_at_once(
     with pytest.raises(InvocationError):
         pid_of(idle)
     assert manager.pids() == []
+
+
+def test_close_waits_out_the_grace_of_all_workers_together(
+    managers: Callable[..., WorkerManager], code_dir: Path
+) -> None:
+    # Given six busy workers that ignore SIGTERM, so each one needs the 2 s grace and then SIGKILL
+    manager = managers(idle_seconds=30)
+    pool = manager.pool(
+        config(code_dir, "Stubborn", timeout_s=30, handler="stubborn.handle"), log=lambda line: None
+    )
+    outcomes: list[str] = []
+
+    def long_request() -> None:
+        try:
+            pid_of(pool, 20)
+            outcomes.append("answered")
+        except InvocationError:
+            outcomes.append("failed")
+
+    busy = [threading.Thread(target=long_request) for _ in range(6)]
+    for request in busy:
+        request.start()
+    assert wait_until(lambda: len(pool.pids()) == 6 and not pool.idle, timeout_s=20)
+    time.sleep(0.3)  # the last one is past its init, in its handler
+    pids = pool.pids()
+    # When the manager closes
+    started = time.monotonic()
+    manager.close()
+    elapsed = time.monotonic() - started
+    # Then the six graces ran at the same time (one after another they would take 12 s)
+    assert 1.5 <= elapsed < 5
+    assert not [pid for pid in pids if alive(pid)]
+    for request in busy:
+        request.join(timeout=5)
+    assert outcomes == ["failed"] * 6
 
 
 @pytest.mark.parametrize(("max_workers", "idle_seconds"), [(0, 30), (1, 0), (1, -1)])
