@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import cast
+from typing import Any, cast
 
 from fleetgate_local.authorizers import Forbidden, JwtAuthorizer, Unauthorized
 from fleetgate_local.events import (
@@ -125,6 +125,9 @@ def _refusal(status: int, message: str, error: str, reason: Exception) -> HttpRe
     return HttpResponse(status, [*response.headers, ("www-authenticate", challenge)], response.body)
 
 
+_Request = socket.socket | tuple[bytes, socket.socket]  # what socketserver hands a server
+
+
 class _BodyTooLarge(Exception):
     pass
 
@@ -144,14 +147,16 @@ class GatewayServer(ThreadingHTTPServer):
         self._connections_lock = threading.Lock()
         self._closing = False
 
-    def process_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
-        with self._connections_lock:
-            self._connections.add(request)
+    def process_request(self, request: _Request, client_address: Any) -> None:
+        if isinstance(request, socket.socket):  # always, for a TCP server
+            with self._connections_lock:
+                self._connections.add(request)
         super().process_request(request, client_address)
 
-    def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]
-        with self._connections_lock:
-            self._connections.discard(request)
+    def shutdown_request(self, request: _Request) -> None:
+        if isinstance(request, socket.socket):
+            with self._connections_lock:
+                self._connections.discard(request)
         super().shutdown_request(request)
 
     def close_connections(self) -> None:
@@ -163,9 +168,9 @@ class GatewayServer(ThreadingHTTPServer):
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)  # its thread's next read or write fails and it ends
 
-    def handle_error(self, request: object, client_address: object) -> None:
+    def handle_error(self, request: _Request, client_address: Any) -> None:
         if not self._closing:  # a connection cut on purpose is no error worth a traceback
-            super().handle_error(request, client_address)  # type: ignore[arg-type]
+            super().handle_error(request, client_address)
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
