@@ -679,7 +679,7 @@ def test_a_request_throttled_at_the_cap_is_503_and_a_failing_one_stays_500(proje
             waited = time.monotonic() - started
             # Then it waited its timeout for a worker, then got API Gateway's throttle answer
             assert (throttled.status_code, throttled.json()) == (503, {"message": "Service Unavailable"})
-            assert 0.9 <= waited < 2.5
+            assert 0.9 <= waited < 3.5
             # And the function that failed still answers 500
             assert (slow.result().status_code, slow.result().json()) == (
                 500,
@@ -701,7 +701,7 @@ def test_a_reserved_concurrency_runs_its_function_one_request_at_a_time(local: L
 
 
 def test_stop_takes_seconds_with_long_polls_in_flight_and_cuts_open_connections(project: Path) -> None:
-    # Given 24 long-polls of 25 s in flight, an idle warm worker, and an idle keep-alive connection
+    # Given 16 long-polls of 25 s in flight, an idle warm worker, and an idle keep-alive connection
     stack = LocalStack(project, log=lambda line: None).start()
     statuses: list[int] = []
     polls = [
@@ -709,7 +709,7 @@ def test_stop_takes_seconds_with_long_polls_in_flight_and_cuts_open_connections(
             target=lambda: statuses.append(_status_or_zero(stack, "/long-poll", {"seconds": "25"})),
             daemon=True,
         )
-        for _ in range(24)
+        for _ in range(16)
     ]
     try:
         host, port = stack.url.removeprefix("http://").split(":")
@@ -719,10 +719,10 @@ def test_stop_takes_seconds_with_long_polls_in_flight_and_cuts_open_connections(
         for poll in polls:
             poll.start()
         deadline = time.monotonic() + 30
-        while len(stack.worker_pids()) < 25 and time.monotonic() < deadline:
+        while len(stack.worker_pids()) < 17 and time.monotonic() < deadline:
             time.sleep(0.05)
         pids = stack.worker_pids()
-        assert len(pids) == 25
+        assert len(pids) == 17
         time.sleep(0.5)  # the last ones finish their init and take their long-poll
     finally:
         # When it stops
@@ -736,7 +736,7 @@ def test_stop_takes_seconds_with_long_polls_in_flight_and_cuts_open_connections(
     for poll in polls:
         poll.join(timeout=5)
     assert sorted(set(statuses)) in ([0], [500], [0, 500])
-    assert len(statuses) == 24
+    assert len(statuses) == 16
     # And the idle keep-alive connection was closed by the server (end of stream, not a timeout)
     assert keep_alive.sock is not None
     keep_alive.sock.settimeout(3)
