@@ -17,8 +17,7 @@ One ``WorkerManager`` is shared by every pool and plays Lambda's account-level p
   execution environments, so that processes and memory return to idle after a burst;
 - a few workers at most run their init at once (``max_starting``, the machine's cores): a burst of
   cold starts then takes its turn on the CPU instead of every init running past Lambda's 10 s init
-  limit together; a request waits for its turn within its function's timeout (taking a worker of its
-  function that frees up meanwhile), or is throttled;
+  limit together; a request waits for its turn within its function's timeout, or is throttled;
 - ``close`` stops every worker at once: all are signalled, then awaited together.
 
 A worker counts against the cap from the moment it is started until its process has exited, so the
@@ -228,7 +227,7 @@ class WorkerManager:
         self.max_workers = max_workers
         self.idle_seconds = idle_seconds
         self.max_starting = max_starting or max(2, os.cpu_count() or 2)
-        self.initializing = 0  # workers being started, up to max_starting (guarded by ``changed``)
+        self.start_gate = threading.BoundedSemaphore(self.max_starting)  # workers in their init phase
         self.changed = threading.Condition()  # guards every pool's lists and the count below
         self.closed = False
         self._pools: list[FunctionPool] = []
@@ -373,27 +372,27 @@ class FunctionPool:
                         raise InvocationError("the local stack is stopping")
                     if self.idle:
                         return self.idle.pop()  # the most recently used: the warmest caches
-                    slot: _Worker | bool = False
-                    if manager.initializing < manager.max_starting and self._room():
-                        slot = manager.take_slot(self)
+                    slot = self._room() and manager.take_slot(self)
                     if slot:
                         break
                     remaining = deadline - time.monotonic()
                     if remaining <= 0 or self.reserved_concurrency == 0:
-                        raise Throttled(f"no worker of {self.config.logical_id} within {timeout} s")
+                        raise Throttled(f"no worker of {self.config.logical_id} freed up within {timeout} s")
                     manager.changed.wait(remaining)
             finally:
                 self.waiting -= 1
             self._starting += 1
-            manager.initializing += 1
+        if isinstance(slot, _Worker):
+            slot.close()  # the evicted worker's process is gone before its successor starts
+        if not manager.start_gate.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            with manager.changed:
+                self._starting -= 1
+            manager.free_slot()
+            raise Throttled(f"no worker of {self.config.logical_id} could start within {timeout} s")
         try:
-            if isinstance(slot, _Worker):
-                slot.close()  # the evicted worker's process is gone before its successor starts
             return self._start_worker()
         finally:
-            with manager.changed:
-                manager.initializing -= 1
-                manager.changed.notify_all()
+            manager.start_gate.release()
 
     def _room(self) -> bool:
         """Below the function's reserved concurrency, if it has one."""
