@@ -1,6 +1,7 @@
 """``python -m fleetgate_local``: run the local stack until Ctrl-C or SIGTERM (what ``make local`` runs).
 
-The operator's name and password come from ``ADMIN_NAME`` and ``ADMIN_PASSWORD``.
+The operator's name and password come from ``ADMIN_NAME`` and ``ADMIN_PASSWORD``; ``MAX_WORKERS`` and
+``IDLE_SECONDS`` are the defaults of ``--max-workers`` and ``--idle-seconds``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import shlex
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -24,6 +26,7 @@ from fleetgate_local.stack import (
     OperatorPasswordRejectedError,
 )
 from fleetgate_local.template import function_environment
+from fleetgate_local.workers import DEFAULT_IDLE_SECONDS, DEFAULT_MAX_WORKERS
 
 _REPOSITORY = Path(__file__).resolve().parents[2]
 _DEVICE_KEY = {
@@ -53,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         admin_name=os.environ.get("ADMIN_NAME") or DEFAULT_ADMIN_NAME,
         admin_password=password,
         parameter_overrides=dict(args.param),
+        max_workers=args.max_workers,
+        idle_seconds=args.idle_seconds,
     )
     stopping = threading.Event()
 
@@ -121,9 +126,38 @@ def _parser() -> argparse.ArgumentParser:
         help="template parameter override (repeatable)",
     )
     parser.add_argument(
+        "--max-workers",
+        type=_positive(int),
+        default=os.environ.get("MAX_WORKERS") or DEFAULT_MAX_WORKERS,
+        metavar="N",
+        help="function worker processes alive at once, all functions together, like Lambda's "
+        "concurrency limit (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--idle-seconds",
+        type=_positive(float),
+        default=os.environ.get("IDLE_SECONDS") or DEFAULT_IDLE_SECONDS,
+        metavar="S",
+        help="an idle worker is stopped after this many seconds (default: %(default)s)",
+    )
+    parser.add_argument(
         "-v", "--verbose", action="store_true", help="debug logs (resources created, skipped)"
     )
     return parser
+
+
+def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
 
 
 def _key_value(text: str) -> tuple[str, str]:

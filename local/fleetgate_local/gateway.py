@@ -1,14 +1,18 @@
 """The local HTTP API: route, authorize, invoke the route's function, answer as API Gateway would.
 
 ``Gateway.handle`` is the API Gateway part (404, 413, 401/403 from the JWT authorizers, payload 2.0
-events, 500 when the function fails), plus the pages that are no route of the template (``pages``: the
-API documentation, ``fleetgate_local.apidocs``); ``serve`` puts it behind a threaded ``http.server`` so slow
-and long-polling requests never block the others. One log line per request names the *route key*,
+events, 500 when the function fails, 503 when it is throttled), plus the pages that are no route of the
+template (``pages``: the API documentation, ``fleetgate_local.apidocs``); ``serve`` puts it behind a
+threaded ``http.server`` so slow and long-polling requests never block the others, and whose
+connections ``close_connections`` cuts when the stack stops. One log line per request names the *route key*,
 never the raw path: device access tokens travel in paths.
 """
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +30,7 @@ from fleetgate_local.events import (
     new_request_id,
 )
 from fleetgate_local.routing import RouteTable
-from fleetgate_local.workers import FunctionPool, InvocationError
+from fleetgate_local.workers import FunctionPool, InvocationError, Throttled, WorkerManager
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # HTTP API's payload limit
 _MAX_DISCARDED_BYTES = 8 * MAX_BODY_BYTES  # beyond that, a 413 comes with a closed connection
@@ -66,6 +70,7 @@ class Gateway:
     authorizers: dict[tuple[str, str], JwtAuthorizer]  # (api logical id, authorizer name)
     functions: dict[str, FunctionPool]
     api_ids: dict[str, str]  # api logical id -> (fake) api id
+    workers: WorkerManager  # the pools' shared cap, reaper and stop
     # Pages that are not routes of the template (the API documentation): None when a request is not one
     pages: Callable[[str, str], HttpResponse | None] | None = None
 
@@ -73,10 +78,7 @@ class Gateway:
         """Answer one request (the body is already known to be within the size limit)."""
         match = self.routes.match(request.method, request.raw_path)
         if match is None:
-            page = self.pages(request.method, request.raw_path) if self.pages else None
-            if page is not None:
-                return Outcome(page, f"{request.method} {request.raw_path}", "(docs)")
-            return Outcome(HttpResponse.message(404, "Not Found"))
+            return self._no_route(request)
         route = match.route
         claims, scopes = None, None
         if route.authorizer is not None:
@@ -107,15 +109,24 @@ class Gateway:
         )
         try:
             response = http_api_response(self.functions[match.function_id].invoke(event))
+        except Throttled as error:  # HTTP API's answer when Lambda throttles the function
+            failure = HttpResponse.message(503, "Service Unavailable")
+            return Outcome(failure, route.route_key, match.function_id, note=str(error))
         except (InvocationError, MalformedResponseError) as error:
             failure = HttpResponse.message(500, "Internal Server Error")
             return Outcome(failure, route.route_key, match.function_id, note=str(error))
         return Outcome(response, route.route_key, match.function_id)
 
+    def _no_route(self, request: HttpRequest) -> Outcome:
+        """A page of the local stack's own (the API documentation), or API Gateway's 404."""
+        page = self.pages(request.method, request.raw_path) if self.pages else None
+        if page is not None:
+            return Outcome(page, f"{request.method} {request.raw_path}", "(docs)")
+        return Outcome(HttpResponse.message(404, "Not Found"))
+
     def close(self) -> None:
-        """Stop every function's workers."""
-        for pool in self.functions.values():
-            pool.close()
+        """Stop every function's workers, all at once."""
+        self.workers.close()
 
 
 def _refusal(status: int, message: str, error: str, reason: Exception) -> HttpResponse:
@@ -124,11 +135,16 @@ def _refusal(status: int, message: str, error: str, reason: Exception) -> HttpRe
     return HttpResponse(status, [*response.headers, ("www-authenticate", challenge)], response.body)
 
 
+_Request = socket.socket | tuple[bytes, socket.socket]  # what socketserver hands a server
+
+
 class _BodyTooLarge(Exception):
     pass
 
 
-class _Server(ThreadingHTTPServer):
+class GatewayServer(ThreadingHTTPServer):
+    """The threaded HTTP server in front of a ``Gateway``; knows its open connections."""
+
     daemon_threads = True
     block_on_close = False
     request_queue_size = 128
@@ -137,6 +153,34 @@ class _Server(ThreadingHTTPServer):
         super().__init__(address, _RequestHandler)
         self.gateway = gateway
         self.log = log
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        self._closing = False
+
+    def process_request(self, request: _Request, client_address: Any) -> None:
+        if isinstance(request, socket.socket):  # always, for a TCP server
+            with self._connections_lock:
+                self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: _Request) -> None:
+        if isinstance(request, socket.socket):
+            with self._connections_lock:
+                self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Cut every open connection, idle keep-alive ones and those awaiting an answer alike."""
+        with self._connections_lock:
+            self._closing = True
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)  # its thread's next read or write fails and it ends
+
+    def handle_error(self, request: _Request, client_address: Any) -> None:
+        if not self._closing:  # a connection cut on purpose is no error worth a traceback
+            super().handle_error(request, client_address)
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -146,7 +190,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
     sys_version = ""
 
     def _serve(self) -> None:
-        server = cast(_Server, self.server)
+        server = cast(GatewayServer, self.server)
         started = time.monotonic()
         raw_path, _, raw_query = self.path.partition("?")
         request_id = new_request_id()
@@ -233,6 +277,6 @@ class _RequestHandler(BaseHTTPRequestHandler):
         """Silence http.server's own access log: ``_serve`` logs one line per request."""
 
 
-def serve(gateway: Gateway, host: str, port: int, log: Callable[[str], None]) -> ThreadingHTTPServer:
+def serve(gateway: Gateway, host: str, port: int, log: Callable[[str], None]) -> GatewayServer:
     """Bind ``host:port`` (0 picks a free port); the caller runs ``serve_forever``."""
-    return _Server((host, port), gateway, log)
+    return GatewayServer((host, port), gateway, log)

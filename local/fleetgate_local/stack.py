@@ -4,7 +4,9 @@ operator, and the HTTP gateway running the template's functions in warm worker p
     with LocalStack(Path(".")) as stack:
         requests.post(f"{stack.url}/manage/v1/auth", json={"name": stack.admin_name, ...})
 
-``root`` is any directory holding a ``template.yaml``; port 0 picks a free port.
+``root`` is any directory holding a ``template.yaml``; port 0 picks a free port. ``max_workers`` caps
+the function workers alive at once (all functions together) and ``idle_seconds`` is how long an idle
+worker stays warm (``fleetgate_local.workers``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import secrets
 import string
 import threading
 from collections.abc import Callable
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -24,12 +25,18 @@ from moto.server import ThreadedMotoServer
 from fleetgate_local.apidocs import ApiDocs
 from fleetgate_local.atomic_moto import make_dynamodb_atomic
 from fleetgate_local.authorizers import JwtAuthorizer
-from fleetgate_local.gateway import Gateway, serve
+from fleetgate_local.gateway import Gateway, GatewayServer, serve
 from fleetgate_local.intrinsics import TemplateError, as_text
 from fleetgate_local.resources import Provisioned, aws_client, provision
 from fleetgate_local.routing import RouteTable
 from fleetgate_local.template import FunctionSpec, JwtAuthorizerSpec, Template, function_environment
-from fleetgate_local.workers import FunctionPool, WorkerConfig, execution_environment
+from fleetgate_local.workers import (
+    DEFAULT_IDLE_SECONDS,
+    DEFAULT_MAX_WORKERS,
+    WorkerConfig,
+    WorkerManager,
+    execution_environment,
+)
 
 DEFAULT_ADMIN_NAME = "admin"
 DEFAULT_ADMIN_PASSWORD = "Fleetgate-local-1"  # noqa: S105 (a documented local default; meets the pool policy)
@@ -63,6 +70,8 @@ class LocalStack:
         admin_password: str = DEFAULT_ADMIN_PASSWORD,
         parameter_overrides: dict[str, str] | None = None,
         log: Callable[[str], None] | None = None,
+        max_workers: int = DEFAULT_MAX_WORKERS,
+        idle_seconds: float = DEFAULT_IDLE_SECONDS,
     ) -> None:
         self.root = Path(root)
         self.host = host
@@ -71,6 +80,8 @@ class LocalStack:
         self.admin_password = admin_password
         self.parameter_overrides = parameter_overrides or {}
         self.log = log or _print
+        self.max_workers = max_workers
+        self.idle_seconds = idle_seconds
         self.region = "us-east-1"
         self.url = ""
         self.moto_url = ""
@@ -78,7 +89,7 @@ class LocalStack:
         self.provisioned = Provisioned()
         self._moto: ThreadedMotoServer | None = None
         self._gateway: Gateway | None = None
-        self._server: ThreadingHTTPServer | None = None
+        self._server: GatewayServer | None = None
         self._serving: threading.Thread | None = None
 
     def start(self) -> LocalStack:
@@ -101,16 +112,23 @@ class LocalStack:
         return self
 
     def stop(self) -> None:
-        """Stop the gateway, the function workers and moto (safe to call more than once)."""
+        """Stop the gateway, the function workers and moto (safe to call more than once).
+
+        Takes a few seconds at most, however many workers run and whatever they are doing: the
+        listener closes, every worker is stopped at once (requests they were serving get a 500), then
+        every open connection is cut.
+        """
         if self._serving is not None and self._server is not None:
-            self._server.shutdown()
+            self._server.shutdown()  # returns once serve_forever has; requests in flight go on
             self._serving = None
         if self._server is not None:
-            self._server.server_close()
-            self._server = None
+            self._server.server_close()  # the listening socket only
         if self._gateway is not None:
             self._gateway.close()
             self._gateway = None
+        if self._server is not None:
+            self._server.close_connections()
+            self._server = None
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
@@ -131,7 +149,7 @@ class LocalStack:
         """Process ids of the function workers running now."""
         if self._gateway is None:
             return []
-        return [pid for pool in self._gateway.functions.values() for pid in pool.pids()]
+        return self._gateway.workers.pids()
 
     # ------------------------------------------------------------------ steps
 
@@ -158,8 +176,12 @@ class LocalStack:
 
     def _build_gateway(self, template: Template) -> Gateway:
         functions = template.functions()
+        workers = WorkerManager(max_workers=self.max_workers, idle_seconds=self.idle_seconds)
         pools = {
-            spec.logical_id: FunctionPool(self._worker_config(template, spec), self.log) for spec in functions
+            spec.logical_id: workers.pool(
+                self._worker_config(template, spec), self.log, spec.reserved_concurrency
+            )
+            for spec in functions
         }
         routes = [(route, spec.logical_id) for spec in functions for route in spec.routes]
         authorizers = {
@@ -172,7 +194,9 @@ class LocalStack:
         api_ids = {
             route.api: self.provisioned.physical_ids.get(route.api) or _fake_api_id() for route, _ in routes
         }
-        return Gateway(RouteTable(routes), authorizers, pools, api_ids, ApiDocs(self.root, lambda: self.url))
+        return Gateway(
+            RouteTable(routes), authorizers, pools, api_ids, workers, ApiDocs(self.root, lambda: self.url)
+        )
 
     def _jwt_authorizer(self, template: Template, spec: JwtAuthorizerSpec) -> JwtAuthorizer:
         issuer = template.resolve(spec.issuer, self.provisioned.physical_ids, self.provisioned.attributes)

@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fleetgate_local.cfn_yaml import load_template_file
-from fleetgate_local.intrinsics import Scope, TemplateError, as_text, condition_value, is_intrinsic, resolve
+from fleetgate_local.intrinsics import (
+    NO_VALUE,
+    Scope,
+    TemplateError,
+    as_text,
+    condition_value,
+    is_intrinsic,
+    resolve,
+)
 
 if TYPE_CHECKING:
     from fleetgate_local.resources import Provisioned
@@ -72,6 +80,7 @@ class FunctionSpec:
     environment: dict[str, Any]
     layer_dirs: list[Path]
     routes: list[Route] = field(default_factory=list)
+    reserved_concurrency: int | None = None  # ReservedConcurrentExecutions: the function's own cap
 
 
 @dataclass(frozen=True)
@@ -197,6 +206,7 @@ class Template:
         if not isinstance(code_uri, str):
             raise TemplateError(f"{logical_id}: only a local directory CodeUri can run locally")
         environment = (properties.get("Environment") or {}).get("Variables") or {}
+        reserved = self._static(properties.get("ReservedConcurrentExecutions"))
         return FunctionSpec(
             logical_id=logical_id,
             code_uri=self.root / code_uri,
@@ -207,6 +217,7 @@ class Template:
             environment=dict(environment),
             layer_dirs=self._layer_dirs(properties.get("Layers") or []),
             routes=self._routes(logical_id, properties.get("Events") or {}),
+            reserved_concurrency=None if reserved in (None, NO_VALUE) else int(as_text(reserved)),
         )
 
     def _layer_dirs(self, layers: list[Any]) -> list[Path]:

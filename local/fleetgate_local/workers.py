@@ -1,10 +1,27 @@
 """Warm worker processes per function, like Lambda execution environments.
 
-A ``FunctionPool`` starts a worker (``fleetgate_local.worker``) on first use and keeps it warm; a
-request that finds every worker busy starts another, up to ``MAX_WORKERS_PER_FUNCTION``, then waits
-for one to free up. A worker that times out or dies is discarded (the next request starts a fresh
-one, as Lambda does after a timeout). Handler output is forwarded line by line, prefixed with the
-function's logical id.
+A ``FunctionPool`` holds one function's workers (``fleetgate_local.worker`` processes): a request
+takes the most recently used idle worker, or starts a new one, so each concurrent request has a process
+of its own. A worker that times out or dies is discarded (the next request starts a fresh one, as
+Lambda does after a timeout). Handler output is forwarded line by line, prefixed with the function's
+logical id.
+
+One ``WorkerManager`` is shared by every pool and plays Lambda's account-level part:
+
+- a cap on live workers across all functions (``max_workers``, Lambda's concurrency limit); a function
+  with ``ReservedConcurrentExecutions`` has that as its own cap as well;
+- at the cap, a request with no idle worker of its own function evicts the least recently used idle
+  worker of another function; with no idle worker anywhere it waits, at most its function's timeout,
+  then is throttled (``Throttled``: API Gateway's 503);
+- a reaper thread stops workers idle for longer than ``idle_seconds``, as Lambda recycles idle
+  execution environments, so that processes and memory return to idle after a burst;
+- a few workers at most run their init at once (``max_starting``, the machine's cores): a burst of
+  cold starts then takes its turn on the CPU instead of every init running past Lambda's 10 s init
+  limit together; a request waits for its turn within its function's timeout, or is throttled;
+- ``close`` stops every worker at once: all are signalled, then awaited together.
+
+A worker counts against the cap from the moment it is started until its process has exited, so the
+number of live worker processes never exceeds ``max_workers``.
 """
 
 from __future__ import annotations
@@ -26,9 +43,10 @@ from typing import IO, Any
 from fleetgate_local.channel import Channel, ChannelClosed
 from fleetgate_local.template import FunctionSpec
 
-MAX_WORKERS_PER_FUNCTION = 10
+DEFAULT_MAX_WORKERS = 128  # 100 long-polls and more; ~6.4 GB at the measured ~50 MiB a worker
+DEFAULT_IDLE_SECONDS = 30.0
 INIT_TIMEOUT_S = 10.0  # Lambda's limit for a function's init phase
-_STOP_GRACE_S = 2.0
+_STOP_GRACE_S = 2.0  # after SIGTERM, before SIGKILL
 _PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 Log = Callable[[str], None]
@@ -36,6 +54,10 @@ Log = Callable[[str], None]
 
 class InvocationError(Exception):
     """The invocation failed (handler error, timeout, crash, failed init): API Gateway's 500."""
+
+
+class Throttled(InvocationError):
+    """No worker could be had within the function's timeout: Lambda throttles, API Gateway says 503."""
 
 
 @dataclass(frozen=True)
@@ -81,13 +103,14 @@ def execution_environment(
 
 
 class _Worker:
-    """One worker process and its channel."""
+    """One worker process and its channel. Starting it does not wait for its init: ``wait_ready`` does."""
 
     def __init__(self, config: WorkerConfig, log: Log) -> None:
         self._config = config
         self._log = log
         self._closing = threading.Lock()
         self.alive = True
+        self.last_used = time.monotonic()
         ours, theirs = socket.socketpair()
         stream = datetime.now(UTC).strftime("%Y/%m/%d") + "/[$LATEST]" + secrets.token_hex(16)
         try:
@@ -97,18 +120,11 @@ class _Worker:
             raise InvocationError(f"cannot start {config.logical_id}: {error}") from None
         finally:
             theirs.close()
+        self.pid = self.process.pid
         self._channel = Channel(ours)
         assert self.process.stdout is not None
         self._output = threading.Thread(target=self._forward, args=(self.process.stdout,), daemon=True)
         self._output.start()
-        try:
-            ready = self._channel.receive(timeout=INIT_TIMEOUT_S)
-        except (TimeoutError, ChannelClosed) as error:
-            self.close()
-            raise InvocationError(f"init of {config.logical_id} failed: {type(error).__name__}") from None
-        if not ready.get("ready"):
-            self.close()
-            raise InvocationError(f"init of {config.logical_id} failed: {ready.get('error')}")
 
     def _start(self, theirs: socket.socket, log_stream: str) -> subprocess.Popen[bytes]:
         config = self._config
@@ -129,6 +145,18 @@ class _Worker:
             start_new_session=True,  # Ctrl-C reaches the gateway only; it stops the workers
         )
 
+    def wait_ready(self) -> None:
+        """Wait for the handler's import (Lambda's init phase); on failure the worker is closed."""
+        logical_id = self._config.logical_id
+        try:
+            ready = self._channel.receive(timeout=INIT_TIMEOUT_S)
+        except (TimeoutError, ChannelClosed) as error:
+            self.close()
+            raise InvocationError(f"init of {logical_id} failed: {type(error).__name__}") from None
+        if not ready.get("ready"):
+            self.close()
+            raise InvocationError(f"init of {logical_id} failed: {ready.get('error')}")
+
     def invoke(self, event: dict[str, Any]) -> Any:
         timeout = self._config.timeout_s
         deadline_ms = int((time.time() + timeout) * 1000)
@@ -146,19 +174,27 @@ class _Worker:
             raise InvocationError(f"{error.get('errorType')}: {error.get('errorMessage')}")
         return reply["result"]
 
-    def close(self) -> None:
-        """Stop the process (idempotent); output it printed is flushed to the log first."""
+    def terminate(self) -> None:
+        """Signal the process to stop and close the channel, without waiting (idempotent)."""
         if not self._closing.acquire(blocking=False):
             return
         self.alive = False
-        self._channel.close()
+        self._channel.close()  # a thread waiting for this worker's reply wakes up now
         self.process.terminate()  # a busy handler does not get to finish, as in Lambda
+
+    def wait(self, deadline: float) -> None:
+        """Wait until the process has exited, killing it at ``deadline``; then flush its output."""
         try:
-            self.process.wait(timeout=_STOP_GRACE_S)
+            self.process.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        self._output.join(timeout=_STOP_GRACE_S)
+        self._output.join(timeout=max(0.1, deadline - time.monotonic()))
+
+    def close(self) -> None:
+        """Stop the process; returns once it has exited."""
+        self.terminate()
+        self.wait(time.monotonic() + _STOP_GRACE_S)
 
     def _forward(self, output: IO[bytes]) -> None:
         with output:
@@ -166,21 +202,153 @@ class _Worker:
                 self._log(f"[{self._config.logical_id}] {line.decode('utf-8', 'replace').rstrip()}")
 
 
-class FunctionPool:
-    """The warm workers of one function."""
+def _stop_together(workers: list[_Worker]) -> None:
+    """Stop many workers in about the time of one: signal all, then wait for all."""
+    for worker in workers:
+        worker.terminate()
+    deadline = time.monotonic() + _STOP_GRACE_S
+    for worker in workers:
+        worker.wait(deadline)
 
-    def __init__(self, config: WorkerConfig, log: Log, max_workers: int = MAX_WORKERS_PER_FUNCTION) -> None:
+
+class WorkerManager:
+    """What every pool shares: the cap on live workers, eviction, the idle reaper, and stopping."""
+
+    def __init__(
+        self,
+        max_workers: int = DEFAULT_MAX_WORKERS,
+        idle_seconds: float = DEFAULT_IDLE_SECONDS,
+        max_starting: int | None = None,
+    ) -> None:
+        if max_workers < 1:
+            raise ValueError("max_workers must be at least 1")
+        if not idle_seconds > 0:
+            raise ValueError("idle_seconds must be positive")
+        self.max_workers = max_workers
+        self.idle_seconds = idle_seconds
+        self.max_starting = max_starting or max(2, os.cpu_count() or 2)
+        self.start_gate = threading.BoundedSemaphore(self.max_starting)  # workers in their init phase
+        self.changed = threading.Condition()  # guards every pool's lists and the count below
+        self.closed = False
+        self._pools: list[FunctionPool] = []
+        self._live = 0  # workers started and not yet exited, all functions together
+        self._reaper = threading.Thread(target=self._reap_forever, name="worker-reaper", daemon=True)
+        self._reaper.start()
+
+    def pool(self, config: WorkerConfig, log: Log, reserved_concurrency: int | None = None) -> FunctionPool:
+        """A pool for one function, under this manager's cap."""
+        pool = FunctionPool(config, log, self, reserved_concurrency)
+        with self.changed:
+            self._pools.append(pool)
+        return pool
+
+    def pids(self) -> list[int]:
+        """Process ids of every function's workers, busy, idle or starting."""
+        with self.changed:
+            return [worker.pid for pool in self._pools for worker in pool.workers]
+
+    def live(self) -> int:
+        """Workers counted against the cap (started, and not yet exited)."""
+        with self.changed:
+            return self._live
+
+    def close(self) -> None:
+        """Stop every worker at once, busy ones included (their requests get a 500), and the reaper."""
+        with self.changed:
+            self.closed = True
+            workers = [worker for pool in self._pools for worker in pool.workers]
+            for pool in self._pools:
+                pool.idle.clear()
+                pool.workers.clear()
+            self.changed.notify_all()
+        _stop_together(workers)
+        with self.changed:
+            self._live -= len(workers)
+        if self._reaper is not threading.current_thread():
+            self._reaper.join(timeout=_STOP_GRACE_S)
+
+    # ------------------------------------------------------------------ used by FunctionPool
+
+    def take_slot(self, requester: FunctionPool) -> _Worker | bool:
+        """With ``changed`` held: room for one more worker of ``requester``.
+
+        ``True``: a free slot, now counted. A ``_Worker``: the least recently used idle worker of
+        another function, removed from its pool, whose slot passes to the requester once the caller
+        has stopped it. ``False``: the cap is reached and nothing is idle; wait.
+        """
+        if self._live < self.max_workers:
+            self._live += 1
+            return True
+        victim: _Worker | None = None
+        victim_pool: FunctionPool | None = None
+        for pool in self._pools:
+            if pool is requester or not pool.idle or pool.waiting:
+                continue  # a pool with waiting requests is about to use its idle workers
+            oldest = pool.idle[0]
+            if victim is None or oldest.last_used < victim.last_used:
+                victim, victim_pool = oldest, pool
+        if victim is None or victim_pool is None:
+            return False
+        victim_pool.idle.remove(victim)
+        victim_pool.workers.discard(victim)
+        return victim
+
+    def free_slot(self) -> None:
+        """A worker's process has exited: its slot is free."""
+        with self.changed:
+            self._live -= 1
+            self.changed.notify_all()
+
+    # ------------------------------------------------------------------ the reaper
+
+    def _reap_forever(self) -> None:
+        while True:
+            with self.changed:
+                if self.closed:
+                    return
+                expired, next_expiry = self._take_expired(time.monotonic())
+                if not expired:
+                    timeout = None if next_expiry is None else max(0.0, next_expiry - time.monotonic())
+                    self.changed.wait(timeout)  # a worker going idle or a stop wakes it early
+                    continue
+            _stop_together(expired)
+            with self.changed:
+                self._live -= len(expired)
+                self.changed.notify_all()
+
+    def _take_expired(self, now: float) -> tuple[list[_Worker], float | None]:
+        """With ``changed`` held: remove the workers idle past the timeout; also the next expiry."""
+        expired: list[_Worker] = []
+        next_expiry: float | None = None
+        for pool in self._pools:
+            while pool.idle and pool.idle[0].last_used + self.idle_seconds <= now:
+                worker = pool.idle.pop(0)  # idle lists run from least to most recently used
+                pool.workers.discard(worker)
+                expired.append(worker)
+            if pool.idle:
+                expiry = pool.idle[0].last_used + self.idle_seconds
+                next_expiry = expiry if next_expiry is None else min(next_expiry, expiry)
+        return expired, next_expiry
+
+
+class FunctionPool:
+    """The warm workers of one function; made by ``WorkerManager.pool``."""
+
+    def __init__(
+        self, config: WorkerConfig, log: Log, manager: WorkerManager, reserved_concurrency: int | None = None
+    ) -> None:
         self.config = config
+        self.reserved_concurrency = reserved_concurrency
         self._log = log
-        self._max_workers = max_workers
-        self._idle: list[_Worker] = []
-        self._workers: set[_Worker] = set()
-        self._starting = 0
-        self._closed = False
-        self._changed = threading.Condition()
+        self._manager = manager
+        # All guarded by manager.changed:
+        self.idle: list[_Worker] = []  # least recently used first
+        self.workers: set[_Worker] = set()  # idle, busy and starting
+        self.waiting = 0  # requests waiting for a worker
+        self._starting = 0  # slots taken for workers whose process is not started yet
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        """Run the handler on ``event`` in a free worker; raises ``InvocationError``."""
+        """Run the handler on ``event`` in a free worker; raises ``InvocationError`` (``Throttled``)."""
         worker = self._acquire()
         try:
             return worker.invoke(event)
@@ -188,52 +356,90 @@ class FunctionPool:
             self._release(worker)
 
     def pids(self) -> list[int]:
-        """Process ids of the running workers."""
-        with self._changed:
-            return [worker.process.pid for worker in self._workers]
-
-    def close(self) -> None:
-        """Stop every worker, busy ones included (their requests get a 500)."""
-        with self._changed:
-            self._closed = True
-            workers = list(self._workers)
-            self._idle.clear()
-            self._changed.notify_all()
-        for worker in workers:
-            worker.close()
+        """Process ids of this function's workers."""
+        with self._manager.changed:
+            return [worker.pid for worker in self.workers]
 
     def _acquire(self) -> _Worker:
-        with self._changed:
-            while True:
-                if self._closed:
-                    raise InvocationError("the local stack is stopping")
-                if self._idle:
-                    return self._idle.pop()  # the most recently used: the warmest caches
-                if len(self._workers) + self._starting < self._max_workers:
-                    self._starting += 1
-                    break
-                self._changed.wait()
+        manager = self._manager
+        timeout = self.config.timeout_s
+        deadline = time.monotonic() + timeout
+        with manager.changed:
+            self.waiting += 1
+            try:
+                while True:
+                    if manager.closed:
+                        raise InvocationError("the local stack is stopping")
+                    if self.idle:
+                        return self.idle.pop()  # the most recently used: the warmest caches
+                    slot = self._room() and manager.take_slot(self)
+                    if slot:
+                        break
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0 or self.reserved_concurrency == 0:
+                        raise Throttled(f"no worker of {self.config.logical_id} freed up within {timeout} s")
+                    manager.changed.wait(remaining)
+            finally:
+                self.waiting -= 1
+            self._starting += 1
+        if isinstance(slot, _Worker):
+            slot.close()  # the evicted worker's process is gone before its successor starts
+        if not manager.start_gate.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            with manager.changed:
+                self._starting -= 1
+            manager.free_slot()
+            raise Throttled(f"no worker of {self.config.logical_id} could start within {timeout} s")
+        try:
+            return self._start_worker()
+        finally:
+            manager.start_gate.release()
+
+    def _room(self) -> bool:
+        """Below the function's reserved concurrency, if it has one."""
+        cap = self.reserved_concurrency
+        return cap is None or len(self.workers) + self._starting < cap
+
+    def _start_worker(self) -> _Worker:
+        manager = self._manager
         try:
             worker = _Worker(self.config, self._log)
         except BaseException:
-            with self._changed:
+            with manager.changed:
                 self._starting -= 1
-                self._changed.notify()
+            manager.free_slot()
             raise
-        with self._changed:
+        with manager.changed:
             self._starting -= 1
-            if not self._closed:
-                self._workers.add(worker)
-                return worker
-        worker.close()
-        raise InvocationError("the local stack is stopping")
+            stopping = manager.closed
+            if not stopping:
+                self.workers.add(worker)  # from now on close() stops it, even during its init
+        if stopping:
+            worker.close()
+            manager.free_slot()
+            raise InvocationError("the local stack is stopping")
+        try:
+            worker.wait_ready()
+        except InvocationError:
+            self._discard(worker)
+            raise
+        return worker
 
     def _release(self, worker: _Worker) -> None:
-        with self._changed:
-            if worker.alive and not self._closed:
-                self._idle.append(worker)
-            else:
-                self._workers.discard(worker)
-            self._changed.notify()
-        if not worker.alive or self._closed:
+        manager = self._manager
+        with manager.changed:
+            if worker.alive and not manager.closed:
+                worker.last_used = time.monotonic()
+                self.idle.append(worker)
+                manager.changed.notify_all()
+                return
+        self._discard(worker)
+
+    def _discard(self, worker: _Worker) -> None:
+        """A worker that failed or was stopped: wait for its process, then free its slot."""
+        manager = self._manager
+        with manager.changed:
+            ours = worker in self.workers  # if not, close() or the reaper took it and frees its slot
+            self.workers.discard(worker)
+        if ours:
             worker.close()
+            manager.free_slot()

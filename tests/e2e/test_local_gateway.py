@@ -1,5 +1,6 @@
 """The local gateway behaves like API Gateway in front of Lambda: JWT authorizers, 404/413/500, payload
-2.0 events, one warm process per concurrent invocation with the template's environment, clean stop.
+2.0 events, one warm process per concurrent invocation with the template's environment, a cap on
+live processes (503 when throttled), idle processes reaped, a quick and clean stop.
 
 The first part runs against the project's template (the session ``stack``) and relies on no handler
 but ``POST /manage/v1/auth``; the second part runs a small SAM template of its own, with handlers
@@ -8,6 +9,7 @@ written for the test, under ``tmp_path``.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import textwrap
@@ -274,6 +276,28 @@ Resources:
       CodeUri: broken/
       Events:
         Broken: {Type: HttpApi, Properties: {ApiId: !Ref Api, Method: GET, Path: /broken}}
+  HurriedFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: other/
+      Handler: main.handle
+      Timeout: 1
+      Events:
+        Hurried: {Type: HttpApi, Properties: {ApiId: !Ref Api, Method: GET, Path: /hurried}}
+  ReservedFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: slow/
+      ReservedConcurrentExecutions: 1
+      Events:
+        Reserved: {Type: HttpApi, Properties: {ApiId: !Ref Api, Method: GET, Path: /reserved}}
+  LongPollFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: slow/
+      Timeout: 30
+      Events:
+        LongPoll: {Type: HttpApi, Properties: {ApiId: !Ref Api, Method: GET, Path: /long-poll}}
 """
 
 HANDLERS = {
@@ -633,6 +657,145 @@ def _status_or_zero(stack: LocalStack, path: str, params: dict[str, str]) -> int
         return get(stack, path, params=params).status_code
     except requests.ConnectionError:
         return 0
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory of a process (0 once it is gone), from /proc/<pid>/status."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0  # a zombie has no VmRSS line
+
+
+def test_a_request_throttled_at_the_cap_is_503_and_a_failing_one_stays_500(project: Path) -> None:
+    # Given a stack allowed one worker, held for 3 s by a request that ends in a timeout
+    stack = LocalStack(project, log=lambda line: None, max_workers=1).start()
+    try:
+        with ThreadPoolExecutor(max_workers=1) as executor:
+            slow = executor.submit(get, stack, "/slow", params={"seconds": "10"})
+            deadline = time.monotonic() + 5
+            while not stack.worker_pids() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            # When a function with a 1 s timeout is called meanwhile
+            started = time.monotonic()
+            throttled = get(stack, "/hurried")
+            waited = time.monotonic() - started
+            # Then it waited its timeout for a worker, then got API Gateway's throttle answer
+            assert (throttled.status_code, throttled.json()) == (503, {"message": "Service Unavailable"})
+            assert 0.9 <= waited < 3.5
+            # And the function that failed still answers 500
+            assert (slow.result().status_code, slow.result().json()) == (
+                500,
+                {"message": "Internal Server Error"},
+            )
+        # And once the worker is free the throttled function runs again
+        assert get(stack, "/hurried").status_code == 200
+    finally:
+        stack.stop()
+
+
+def test_a_reserved_concurrency_runs_its_function_one_request_at_a_time(local: LocalStack) -> None:
+    # Given ReservedFunction with ReservedConcurrentExecutions: 1, and three requests at once
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        responses = list(pool.map(lambda _: get(local, "/reserved", params={"seconds": "0.5"}), range(3)))
+    # Then all were served by its one worker, one after another
+    assert [response.status_code for response in responses] == [200] * 3
+    assert len({response.json()["pid"] for response in responses}) == 1
+
+
+def test_stop_takes_seconds_with_long_polls_in_flight_and_cuts_open_connections(project: Path) -> None:
+    # Given 16 long-polls of 25 s in flight, an idle warm worker, and an idle keep-alive connection
+    stack = LocalStack(project, log=lambda line: None).start()
+    statuses: list[int] = []
+    polls = [
+        threading.Thread(
+            target=lambda: statuses.append(_status_or_zero(stack, "/long-poll", {"seconds": "25"})),
+            daemon=True,
+        )
+        for _ in range(16)
+    ]
+    try:
+        host, port = stack.url.removeprefix("http://").split(":")
+        keep_alive = http.client.HTTPConnection(host, int(port), timeout=TIMEOUT_S)
+        keep_alive.request("GET", "/other")
+        assert keep_alive.getresponse().read()
+        for poll in polls:
+            poll.start()
+        deadline = time.monotonic() + 30
+        while len(stack.worker_pids()) < 17 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pids = stack.worker_pids()
+        assert len(pids) == 17
+        time.sleep(0.5)  # the last ones finish their init and take their long-poll
+    finally:
+        # When it stops
+        started = time.monotonic()
+        stack.stop()
+        elapsed = time.monotonic() - started
+    # Then it took seconds, not the long-polls' 25, and no worker is left
+    assert elapsed < 5, elapsed
+    assert not [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+    # And every long-poll was answered 500 or cut off at once
+    for poll in polls:
+        poll.join(timeout=5)
+    assert sorted(set(statuses)) in ([0], [500], [0, 500])
+    assert len(statuses) == 16
+    # And the idle keep-alive connection was closed by the server (end of stream, not a timeout)
+    assert keep_alive.sock is not None
+    keep_alive.sock.settimeout(3)
+    assert keep_alive.sock.recv(1) == b""
+    keep_alive.close()
+
+
+def test_after_a_burst_worker_processes_and_memory_return_to_idle(project: Path) -> None:
+    # Given a stack with a cap of 16 workers that reaps them after 2 s idle
+    idle_seconds, cap = 2.0, 16
+    stack = LocalStack(project, log=lambda line: None, max_workers=cap, idle_seconds=idle_seconds).start()
+    peak_workers, peak_rss_kib, seen = 0, 0, set[int]()
+    sampling = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak_workers, peak_rss_kib
+        while not sampling.is_set():
+            pids = stack.worker_pids()
+            seen.update(pids)
+            peak_workers = max(peak_workers, len(pids))
+            peak_rss_kib = max(peak_rss_kib, sum(rss_kib(pid) for pid in pids))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    paths = ["/echo/x", "/other", "/chatty/plain", "/slow?seconds=0.2", "/long-poll?seconds=0.5"]
+    try:
+        # When 300 requests over five functions come from 24 clients at once
+        with ThreadPoolExecutor(max_workers=24) as pool:
+            statuses = list(pool.map(lambda i: get(stack, paths[i % len(paths)]).status_code, range(300)))
+        load_ended = time.monotonic()
+        # Then they were served (on a starved CPU a few may wait out their timeout for a cold start and
+        # be throttled, as documented), none failed, and there were never more workers than the cap
+        assert set(statuses) <= {200, 503}
+        assert statuses.count(200) >= 240, statuses.count(503)
+        assert 5 <= peak_workers <= cap
+        assert peak_rss_kib > 0
+        # And within seconds of the idle timeout every worker is gone: processes and memory at idle
+        while stack.worker_pids() and time.monotonic() - load_ended < idle_seconds + 10:
+            time.sleep(0.1)
+        back_to_idle_s = time.monotonic() - load_ended
+        assert stack.worker_pids() == []
+        assert not [pid for pid in seen if rss_kib(pid)]
+        print(
+            f"\n{statuses.count(200)} answered, {statuses.count(503)} throttled; "
+            f"peak workers {peak_workers}, peak worker RSS {peak_rss_kib / 1024:.0f} MiB, "
+            f"idle again {back_to_idle_s:.1f} s after the load (idle timeout {idle_seconds:.0f} s)"
+        )
+    finally:
+        sampling.set()
+        sampler.join()
+        stack.stop()
 
 
 def test_sam_env_vars_file_points_every_function_at_this_stacks_moto(
