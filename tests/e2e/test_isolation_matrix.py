@@ -20,6 +20,7 @@ is one entry of ``CREDENTIAL_KINDS``; a new credential scheme (how a dialect car
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import secrets
 import time
@@ -313,10 +314,9 @@ def world(stack: LocalStack, operator_token: str) -> World:
 # =========================================================================== what "nothing changed" means
 def stored_items(w: World, identifiers: list[str] | None = None) -> list[str]:
     """Every stored item of the stack that mentions one of ``identifiers`` (by default every identifier
-    of this module): the items of each DynamoDB
-    table and the objects (every version) of each bucket, as sorted canonical text. moto's server runs
-    in the test process, so its backends are read directly: a scan per table over HTTP would cost more
-    than the request under test."""
+    of this module): the items of each DynamoDB table and the objects (every version) of each bucket, as
+    sorted canonical text. moto's server runs in the test process, so its backends are read directly: a
+    scan per table over HTTP would cost more than the request under test."""
     identifiers = w.identifiers if identifiers is None else identifiers
     found = []
     for name, table in dynamodb_backends[DEFAULT_ACCOUNT_ID][w.stack.region].tables.items():
@@ -389,18 +389,22 @@ def _operator_claims(stack: LocalStack, **changes: Any) -> dict[str, Any]:
     return claims | changes
 
 
-def _jwt(claims: dict[str, Any], key: RSAKey | None = None) -> str:
-    """A JWT signed by ``key``, by default the key moto signs its user pools' tokens with."""
-    signing = key or RSAKey.import_key(load_resource("cognitoidp/resources/jwks-private.json"))
-    return jwt.encode({"alg": "RS256", "kid": "dummy"}, claims, signing)
+@functools.cache
+def _signing_key(which: str) -> RSAKey:
+    """The key moto signs its user pools' tokens with (``"moto"``), or one of nobody's (``"other"``)."""
+    if which == "moto":
+        return RSAKey.import_key(load_resource("cognitoidp/resources/jwks-private.json"))
+    return RSAKey.generate_key(2048)
+
+
+def _jwt(claims: dict[str, Any], key: str = "moto") -> str:
+    return jwt.encode({"alg": "RS256", "kid": "dummy"}, claims, _signing_key(key))
 
 
 BAD_OPERATOR_CREDENTIALS: dict[str, Callable[[World], str | None]] = {
     "no Authorization": lambda w: None,
     "Bearer garbage": lambda w: "Bearer garbage",
-    "JWT signed by another key": lambda w: (
-        f"Bearer {_jwt(_operator_claims(w.stack), RSAKey.generate_key(2048))}"
-    ),
+    "JWT signed by another key": lambda w: f"Bearer {_jwt(_operator_claims(w.stack), 'other')}",
     "expired JWT": lambda w: f"Bearer {_jwt(_operator_claims(w.stack, exp=int(time.time()) - 60))}",
     "Basic with the operator's password": lambda w: (
         "Basic " + base64.b64encode(f"{w.stack.admin_name}:{w.stack.admin_password}".encode()).decode()
@@ -513,6 +517,21 @@ def test_the_stored_items_compared_would_show_what_a_valid_jwt_writes(world: Wor
     assert stored_items(world) != before
     deleted = world.operator("DELETE", f"/manage/v1/devices/{created.json()['data']['id']}")
     assert deleted.status_code == 204, deleted.text
+
+
+@pytest.mark.parametrize("key", ["moto", "other"])
+def test_the_forged_and_expired_jwts_differ_from_a_valid_one_only_where_they_say(
+    world: World, key: str
+) -> None:
+    # The control for "signed by another key" and "expired": the same claims, signed by the pool's key and
+    # not expired, pass the authorizer; signed by another key they do not
+    token = _jwt(_operator_claims(world.stack), key)
+    response = requests.get(
+        f"{world.url}/manage/v1/devices/{world.a.id}",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=HTTP_TIMEOUT_S,
+    )
+    assert (response.status_code == 200) is (key == "moto"), response.text
 
 
 # ====================================================================== 2. device routes, device by device
@@ -832,3 +851,45 @@ def test_a_device_route_gives_nothing_of_device_a_to_another_credential(
     observed.state, observed.stored = device_state(world), stored_items(world, a_identifiers(world))
     assert observed.state == before.state
     assert observed.stored == before.stored
+
+
+# ------------------------------------------------------------------------ the controls of the device matrix
+A_OWN_CREDENTIAL: dict[str, Callable[[World, Call], Call]] = {
+    TB: _token(lambda w: w.a.token),
+    TD: _authorization(lambda w, c: w.basic("a")),
+}
+
+
+@pytest.mark.parametrize(
+    "route_key",
+    [
+        "GET /api/v1/{token}/attributes",
+        "GET /api/v1/thing-datas/{thingName}/shadow",
+        "POST /api/v1/thing-datas/jobs/{jobId}/get",
+    ],
+)
+def test_the_same_reads_with_a_s_own_credential_find_a_s_values(world: World, route_key: str) -> None:
+    # The control for "holds none of A's values": the aims reach A's data, and the search finds it
+    aim = DEVICE_ROUTES[route_key]
+    response = send(world, A_OWN_CREDENTIAL[aim.scheme](world, aim.call(world)))
+    assert response.status_code == 200, response.text
+    assert leaked(world, response) != []
+
+
+def test_a_write_with_a_s_own_credential_shows_in_the_state_compared(
+    world: World, observed: Observed
+) -> None:
+    # The control for "A is unchanged": A's own token writing the aimed telemetry is seen by both views
+    aim = DEVICE_ROUTES["POST /api/v1/{token}/telemetry"]
+    response = send(world, A_OWN_CREDENTIAL[aim.scheme](world, aim.call(world)))
+    assert response.status_code == 200, response.text
+    state, stored = device_state(world), stored_items(world, a_identifiers(world))
+    assert state["telemetry/latest"] != observed.state["telemetry/latest"]
+    assert stored != observed.stored
+    observed.state, observed.stored = state, stored  # the next cell starts from here
+
+
+def test_the_device_table_names_only_routes_of_the_template_and_every_scheme_has_kinds() -> None:
+    # A route the template no longer has would leave its entry untested; a scheme without kinds, its routes
+    assert sorted(set(DEVICE_ROUTES) - set(DEVICE_ROUTE_KEYS)) == []
+    assert {aim.scheme for aim in DEVICE_ROUTES.values()} <= {kind.scheme for kind in CREDENTIAL_KINDS}
