@@ -791,9 +791,9 @@ KINDS = {(kind.scheme, kind.name): kind for kind in CREDENTIAL_KINDS}
 NO_ENTRY = "(no entry in DEVICE_ROUTES)"
 
 
-def _device_cells() -> list[Any]:
+def _device_cells(route_keys: list[str] = DEVICE_ROUTE_KEYS) -> list[Any]:
     cells = []
-    for route_key in DEVICE_ROUTE_KEYS:
+    for route_key in route_keys:
         aim = DEVICE_ROUTES.get(route_key)
         names = [kind.name for kind in CREDENTIAL_KINDS if aim is not None and kind.scheme == aim.scheme]
         for name in names or [NO_ENTRY]:
@@ -904,3 +904,12 @@ def test_the_device_table_names_only_routes_of_the_template_and_every_scheme_has
     # A route the template no longer has would leave its entry untested; a scheme without kinds, its routes
     assert sorted(set(DEVICE_ROUTES) - set(DEVICE_ROUTE_KEYS)) == []
     assert {aim.scheme for aim in DEVICE_ROUTES.values()} <= {kind.scheme for kind in CREDENTIAL_KINDS}
+
+
+def test_a_new_route_enters_the_matrix_and_fails_until_it_has_an_entry(world: World) -> None:
+    # An operator route with a path parameter nobody filled fails its cells instead of being skipped
+    with pytest.raises(pytest.fail.Exception, match=r"no value for \{widgetId\}"):
+        operator_path(world, "GET /manage/v1/widgets/{widgetId}")
+    # and a device route without an entry gets the one cell that fails
+    cells = _device_cells(["POST /api/v1/xyte/{accessKey}/status"])
+    assert [cell.values for cell in cells] == [("POST /api/v1/xyte/{accessKey}/status", NO_ENTRY)]
