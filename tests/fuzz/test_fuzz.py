@@ -23,7 +23,7 @@ pytestmark = pytest.mark.e2e
 MIN_REQUESTS = 1000
 SEED = int(os.environ.get("FUZZ_SEED", "20261201"))  # a fixed seed keeps CI reproducible
 # Examples per operation and phase: the dialects have 11, 8 and 60 operations.
-MAX_EXAMPLES = {"ThingsBoard": 60, "ThingDatas": 70, "Operator": 12}
+MAX_EXAMPLES = {"ThingsBoard": 60, "ThingDatas": 70, "Operator": 6}
 
 
 def config(seeds: Seeds, tag: str) -> dict[str, Any]:
@@ -67,6 +67,7 @@ def config(seeds: Seeds, tag: str) -> dict[str, Any]:
     }
 
 
+@pytest.mark.timeout(1200)  # a dialect takes 2-4 minutes on two loaded cores
 @pytest.mark.parametrize("tag", list(MAX_EXAMPLES))
 def test_every_answer_is_below_500_and_as_documented(
     tag: str, fuzz_stack: LocalStack, seeds: Seeds, fuzz_log: Path, request: pytest.FixtureRequest
