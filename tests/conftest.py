@@ -57,11 +57,10 @@ def _send_collecting(
     return response
 
 
-def _invoke_collecting(
-    functions: InProcessFunctions, logical_id: str, event: dict[str, Any]
-) -> dict[str, Any]:
-    SCAN.collect_headers(event.get("headers") or {})
-    SCAN.collect_body(event.get("body"))
+def _invoke_collecting(functions: InProcessFunctions, logical_id: str, event: Any) -> dict[str, Any]:
+    if isinstance(event, dict):  # an HTTP API event (a rule function's may be anything a test sends)
+        SCAN.collect_headers(event.get("headers") or {})
+        SCAN.collect_body(event.get("body"))
     result = _invoke(functions, logical_id, event)
     SCAN.collect_body(result.get("body") if isinstance(result, dict) else None)
     return result

@@ -17,7 +17,6 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 # JSON keys (compared without case) whose string values are secrets.
 SECRET_KEYS = frozenset(
@@ -97,8 +96,10 @@ class SecretScan:
         for value in secret_values(document):
             self.add(value)
 
-    def collect_headers(self, headers: Mapping[str, Any]) -> None:
+    def collect_headers(self, headers: object) -> None:
         """The credentials of an ``Authorization`` header: a Bearer token, or a Basic pair and its secret."""
+        if not isinstance(headers, Mapping):
+            return
         for name, value in headers.items():
             if name.lower() != "authorization" or not isinstance(value, str):
                 continue

@@ -110,6 +110,8 @@ def test_authorization_headers_give_their_credentials() -> None:
     scan.collect_headers({"Authorization": f"Basic {basic}", "Content-Type": "application/json"})
     scan.collect_headers({"authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.e30.c2lnbmF0dXJl"})
     scan.collect_headers({"Authorization": "Basic not*base64*at*all"})
+    scan.collect_headers(None)  # what an event without headers carries
+    scan.collect_headers([("Authorization", "Bearer in-a-list-not-headers")])
 
     assert scan.secrets == {
         basic,
