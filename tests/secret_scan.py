@@ -91,7 +91,7 @@ class SecretScan:
             return
         try:
             document = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past what the parser reads
             return
         for value in secret_values(document):
             self.add(value)

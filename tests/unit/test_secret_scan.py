@@ -98,6 +98,7 @@ def test_ordinary_fields_short_values_and_bodies_that_are_not_json_hold_no_secre
     scan.collect_body("token=A1b2C3d4E5f6G7h8I9j0")  # a form body
     scan.collect_body(b"\xff\xfe firmware bytes")
     scan.collect_body('{"secret": "unterminated')
+    scan.collect_body('{"secret":"deep-secret-1","data":' + "[" * 50_000 + "]" * 50_000 + "}")  # hostile
     scan.collect_body(None)
 
     assert scan.secrets == set()
