@@ -15,6 +15,7 @@ PYTHON ?= $(shell export PYENV_VERSION=$(PYENV_VERSION); for p in python3.13 pyt
   && { echo $$p; break; }; done)
 VENV := .venv
 SAM_VENV := .venv-sam
+CHECKOV_VENV := .venv-checkov
 PY := $(VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
 CFN_LINT := $(SAM_VENV)/bin/cfn-lint
@@ -39,12 +40,18 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sam.txt
 	@touch $@
 
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	@test -n "$(PYTHON)" || { echo "fleetgate needs Python 3.11 or newer on PATH"; exit 1; }
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	@touch $@
+
 .PHONY: help
 help: ## Show this help
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}'
 
 .PHONY: install
-install: $(VENV)/.installed $(SAM_VENV)/.installed ## Create the virtualenvs (.venv for code and tests, .venv-sam for SAM CLI)
+install: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## Create the virtualenvs (.venv for code and tests, .venv-sam for SAM CLI, .venv-checkov for checkov)
 
 .PHONY: local
 local: $(VENV)/.installed ## Run the whole stack locally on http://127.0.0.1:$(PORT) (moto as AWS, no Docker)
@@ -79,11 +86,11 @@ fuzz: $(VENV)/.installed ## Fuzz every route with schemathesis against a local s
 	$(PY) -m pytest $(PYTEST_PARALLEL) tests/fuzz
 
 .PHONY: template-check
-template-check: $(VENV)/.installed $(SAM_VENV)/.installed ## cfn-lint, sam validate --lint, sam build, resource count
+template-check: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## cfn-lint, sam validate --lint, sam build, checkov, resource count
 	PATH="$(abspath $(SAM_VENV))/bin:$$PATH" $(PY) -m pytest tests/template
 
 .PHONY: test
-test: $(VENV)/.installed $(SAM_VENV)/.installed ## Everything CI runs: lint, types, unit, integration, e2e, template checks
+test: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## Everything CI runs: lint, types, unit, integration, e2e, template checks
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

@@ -3,6 +3,7 @@ handlers) for the whole session, on free loopback ports, and an operator logged 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 import requests
 
 from fleetgate_local.stack import LocalStack
+from tests.secret_scan import SCAN
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 HTTP_TIMEOUT_S = 30
@@ -25,10 +27,23 @@ class OperatorSession(requests.Session):
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[LocalStack]:
-    """The project's template running locally; stopped (workers, gateway, moto) after the session."""
-    with LocalStack(REPOSITORY) as running:
-        yield running
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """The project's template running locally; stopped (workers, gateway, moto) after the session. Its
+    log (the gateway's request lines, the functions' output) is printed and kept in a file of this test
+    process, which the secret scan reads."""
+    path = tmp_path_factory.mktemp("local-stack") / "local-stack.log"
+    SCAN.add_log_file(path)
+    lock = threading.Lock()
+    with path.open("a", encoding="utf-8") as log_file:
+
+        def log(line: str) -> None:
+            with lock:
+                log_file.write(line + "\n")
+                log_file.flush()
+                print(line, flush=True)
+
+        with LocalStack(REPOSITORY, log=log) as running:
+            yield running
 
 
 @pytest.fixture(scope="session")
