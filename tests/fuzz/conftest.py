@@ -11,6 +11,7 @@ import pytest
 
 from fleetgate_local.stack import LocalStack
 from tests.fuzz.seeding import Seeds, seed
+from tests.secret_scan import SCAN
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
@@ -18,7 +19,9 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="session")
 def fuzz_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The fuzzing stack's log (requests, handlers' output): where a 5xx's traceback is."""
-    return tmp_path_factory.mktemp("fuzz") / "stack.log"
+    path = tmp_path_factory.mktemp("fuzz") / "stack.log"
+    SCAN.add_log_file(path)  # scanned for the secrets the suite made, as every stack's log is
+    return path
 
 
 @pytest.fixture(scope="session")
