@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import inspect
 import io
+import threading
 
 import pytest
+import requests
 
 from fleetgate_sim.ledger import Ledger
 from fleetgate_sim.progress import Progress, clock_text, progress_line
 from fleetgate_sim.report import failures, render
+from fleetgate_sim.simulation import ThreadDeaths
 from fleetgate_sim.soak import stack_options
 from fleetgate_sim.stats import RequestStats, latency_summary, percentile, status_class
 from fleetgate_sim.transport import sdk_operation
@@ -74,7 +77,7 @@ def test_request_stats_count_errors_but_not_an_expected_408() -> None:
     assert summary["tb GET rpc"]["statuses"] == {"408": 1, "500": 1}
     assert summary["manage PUT x"]["errors"] == 2
     assert summary["manage PUT x"]["statuses"] == {"400": 1, "connection": 1, "200": 1}
-    assert stats.classes() == {"4xx": 2, "5xx": 1, "connection": 1, "2xx": 1}
+    assert stats.classes() == {"empty": 1, "5xx": 1, "4xx": 1, "connection": 1, "2xx": 1}
     assert stats.errors_at_least(500) == 1
     assert stats.connection_failures() == 1
     assert list(summary) == ["manage PUT x", "tb GET rpc"]
@@ -140,6 +143,23 @@ def test_a_failed_write_is_owed_to_nobody_and_not_lost() -> None:
     assert not ledger.outstanding("tb.attributes", "dev-1")
     row = ledger.summary()["tb.attributes"]
     assert (row["sent"], row["failed_writes"], row["lost"], row["delivered"]) == (0, 1, 0, 0)
+
+
+def test_a_failed_write_that_arrives_anyway_is_told_apart_from_deliveries() -> None:
+    # Given an acknowledged change delivered, and a write answered 504 that still reached the device
+    ledger = Ledger()
+    ledger.expect("tb.rpc.twoway", "dev-1", 1, sent_at=1.0, synchronous=True)
+    ledger.received("tb.rpc.twoway", "dev-1", 1, 1.1)
+    ledger.acked(1, 1.2)
+    ledger.expect("tb.rpc.twoway", "dev-1", 2, sent_at=2.0, synchronous=True)
+    ledger.received("tb.rpc.twoway", "dev-1", 2, 2.1)
+    ledger.failed(2)
+
+    row = ledger.summary()["tb.rpc.twoway"]
+
+    # Then sent == delivered + lost, and the other is counted on its own
+    assert (row["sent"], row["delivered"], row["lost"], row["arrived_anyway"]) == (1, 1, 0, 1)
+    assert ledger.delivered() == 1
 
 
 def test_receiving_a_change_twice_is_one_delivery_and_one_duplicate() -> None:
@@ -312,7 +332,7 @@ def test_the_progress_line_shows_time_requests_and_deliveries() -> None:
     line = progress_line("running", 75, 300, stats, ledger, extra="SDK threads 4/4")
 
     assert line.startswith("[######------------------] 01:15/05:00 running ")
-    assert "req 2 (2xx 1 4xx 0 5xx 1 conn 0)" in line
+    assert "req 2 (2xx 1 4xx 0 5xx 1 408-empty 0 conn 0)" in line
     assert "delivered 0/1" in line
     assert line.endswith("SDK threads 4/4")
     assert clock_text(3599) == "59:59"
@@ -326,6 +346,33 @@ def test_progress_off_a_terminal_writes_whole_lines() -> None:
 
     assert stream.getvalue().endswith("delivered 0/0\n")
     assert "\r" not in stream.getvalue()
+
+
+# --------------------------------------------------------------------------- SDK threads that die
+def test_a_dying_sdk_thread_is_recorded_without_the_token_and_ignored_once_stopping() -> None:
+    # Given two watched threads that raise with the device's token in the message, one while stopping
+    deaths = ThreadDeaths()
+    deaths.install()
+    try:
+        threads = []
+        for name, stopping in (("dev-1", False), ("dev-2", True)):
+            thread = threading.Thread(target=_raise_http_error, args=(f"SECRET-{name}",))
+            deaths.watch(thread, name, "rpc", f"SECRET-{name}", lambda stopping=stopping: stopping)
+            threads.append(thread)
+        for thread in threads:
+            thread.start()
+            thread.join()
+    finally:
+        threading.excepthook = threading.__excepthook__
+
+    # Then only the first is a death, and its message names no token
+    assert deaths.deaths == [
+        {"device": "dev-1", "channel": "rpc", "error": "HTTPError: 500 for url: http://h/api/v1/{token}/rpc"}
+    ]
+
+
+def _raise_http_error(token: str) -> None:
+    raise requests.HTTPError(f"500 for url: http://h/api/v1/{token}/rpc")
 
 
 # --------------------------------------------------------------------------- the soak's local stack

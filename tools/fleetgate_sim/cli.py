@@ -52,6 +52,7 @@ def parser(prog: str = "fleetgate-sim") -> argparse.ArgumentParser:
     p.add_argument(
         "--grace", type=float, default=30, help="seconds to wait for the last deliveries (default 30)"
     )
+    p.add_argument("--ramp", type=float, default=0.5, help="seconds between two devices' start (default 0.5)")
     p.add_argument(
         "--warmup", type=float, default=0, help="seconds of activity before the measured run (default 0)"
     )
@@ -78,6 +79,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         telemetry_interval=args.telemetry_interval,
         td_interval=args.td_interval,
         grace=args.grace,
+        ramp=args.ramp,
         warmup=args.warmup,
         keep=args.keep,
         progress=not args.no_progress,

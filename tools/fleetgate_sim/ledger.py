@@ -2,10 +2,11 @@
 report what they received; the ledger tells delivered, lost, duplicated and misrouted apart, and how long
 each delivery took (pure, no I/O; times are ``time.monotonic()`` seconds of one process).
 
-A change is *lost* when its write was acknowledged and no device received it by the end. A change whose
-write failed or got no answer is not expected anywhere (the request already counts as an error); if it
-arrives anyway it counts as delivered. *Duplicated* counts extra receptions of one change, *misrouted*
-receptions by a device it was not sent to, *unexpected* receptions of a sequence number never sent.
+A change is *lost* when its write was acknowledged and no device received it by the end, so that
+``sent == delivered + lost``. A change whose write failed or got no answer is not expected anywhere (the
+request already counts as an error); if it arrives anyway it counts as ``arrived_anyway``. *Duplicated*
+counts extra receptions of one change, *misrouted* receptions by a device it was not sent to,
+*unexpected* receptions of a sequence number never sent.
 
 Latency runs from the operator's acknowledgement (the write is durable) to the device's callback. A
 reception before the acknowledgement arrived (the server woke the device before answering the operator)
@@ -114,7 +115,7 @@ class Ledger:
 
     def delivered(self) -> int:
         with self._lock:
-            return sum(1 for c in self._changes.values() if c.received)
+            return sum(1 for c in self._changes.values() if c.received and not c.failed)
 
     def sent(self) -> int:
         with self._lock:
@@ -151,7 +152,8 @@ class Ledger:
             out[channel] = {
                 "sent": sum(1 for _, failed, *_ in mine if not failed),
                 "failed_writes": sum(1 for _, failed, *_ in mine if failed),
-                "delivered": sum(1 for _, _, received, *_ in mine if received),
+                "delivered": sum(1 for _, failed, received, *_ in mine if received and not failed),
+                "arrived_anyway": sum(1 for _, failed, received, *_ in mine if received and failed),
                 "lost": sum(1 for _, failed, received, *_ in mine if not failed and not received),
                 "duplicated": sum(
                     max(0, sum(1 for device, _ in receptions if device == owner) - 1)

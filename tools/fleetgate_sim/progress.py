@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from fleetgate_sim.ledger import Ledger
-from fleetgate_sim.stats import CONNECTION, RequestStats
+from fleetgate_sim.stats import CONNECTION, EMPTY, RequestStats
 
 WIDTH = 24
 
@@ -23,11 +23,13 @@ def clock_text(seconds: float) -> str:
 def progress_line(
     phase: str, elapsed: float, duration: float, stats: RequestStats, ledger: Ledger, *, extra: str = ""
 ) -> str:
-    """``[#####-----] 01:10/05:00 running  req 1,234 (2xx 1,200 4xx 0 5xx 0 conn 0)  delivered 120/121``"""
+    """``[#####-----] 01:10/05:00 running  req 1,234 (2xx 1,200 4xx 0 5xx 0 408-empty 34 conn 0)
+    delivered 120/121``"""
     done = min(1.0, elapsed / duration) if duration > 0 else 1.0
     filled = int(done * WIDTH)
     classes = stats.classes()
     counts = " ".join(f"{name} {classes.get(name, 0):,}" for name in ("2xx", "4xx", "5xx"))
+    counts += f" 408-empty {classes.get(EMPTY, 0):,}"
     line = (
         f"[{'#' * filled}{'-' * (WIDTH - filled)}] {clock_text(elapsed)}/{clock_text(duration)} {phase:<8}"
         f" req {stats.requests:,} ({counts} conn {classes.get(CONNECTION, 0):,})"

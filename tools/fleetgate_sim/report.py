@@ -29,13 +29,13 @@ def operations_table(operations: dict[str, dict[str, Any]]) -> list[str]:
 
 def deliveries_table(deliveries: dict[str, dict[str, Any]]) -> list[str]:
     width = max([len("channel"), *map(len, deliveries)])
-    columns = ("sent", "delivered", "lost", "dup", "misrouted", "early", "<1 s")
-    keys = ("sent", "delivered", "lost", "duplicated", "misrouted", "early", "within_1s")
+    columns = ("sent", "delivered", "lost", "dup", "misrouted", "early", "<1 s", "failed")
+    keys = ("sent", "delivered", "lost", "duplicated", "misrouted", "early", "within_1s", "failed_writes")
     head = f"{'channel':<{width}}  " + "  ".join(f"{c:>9}" for c in columns)
     head += f"  {'p50':>8}  {'p90':>8}  {'p99':>8}  {'max':>8}  (ms)"
     lines = [head]
     for name, row in deliveries.items():
-        counts = "  ".join(f"{row[k]:>9,}" for k in keys)
+        counts = "  ".join(f"{row.get(k, 0):>9,}" for k in keys)
         lines.append(
             f"{name:<{width}}  {counts}  {_ms(row['p50_ms']):>8}  {_ms(row['p90_ms']):>8}"
             f"  {_ms(row['p99_ms']):>8}  {_ms(row['max_ms']):>8}"

@@ -41,6 +41,7 @@ class Settings:
     telemetry_interval: float = 10.0
     td_interval: float = 2.0
     grace: float = 30.0
+    ramp: float = 0.5  # seconds between two devices' start
     warmup: float = 0.0  # seconds of operator activity before the measured run (workers start)
     keep: bool = False
     progress: bool = True
@@ -55,7 +56,7 @@ class ThreadDeaths:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._owners: dict[threading.Thread, tuple[str, str, Callable[[], bool]]] = {}
+        self._owners: dict[threading.Thread, tuple[str, str, str, Callable[[], bool]]] = {}
         self.deaths: list[dict[str, str]] = []
         self._previous = threading.excepthook
 
@@ -64,10 +65,11 @@ class ThreadDeaths:
         threading.excepthook = self._hook
 
     def watch(
-        self, thread: threading.Thread, device: str, channel: str, stopping: Callable[[], bool]
+        self, thread: threading.Thread, device: str, channel: str, token: str, stopping: Callable[[], bool]
     ) -> None:
+        """Watch one SDK thread; its errors are reported with ``token`` (in the SDK's URLs) left out."""
         with self._lock:
-            self._owners[thread] = (device, channel, stopping)
+            self._owners[thread] = (device, channel, token, stopping)
 
     def _hook(self, args: threading.ExceptHookArgs) -> None:
         with self._lock:
@@ -75,13 +77,12 @@ class ThreadDeaths:
         if owner is None:
             self._previous(args)
             return
-        device, channel, stopping = owner
+        device, channel, token, stopping = owner
         if stopping():
             return  # the run is over: the stack may be gone already
+        error = f"{args.exc_type.__name__}: {args.exc_value}".replace(token, "{token}")
         with self._lock:
-            self.deaths.append(
-                {"device": device, "channel": channel, "error": f"{args.exc_type.__name__}: {args.exc_value}"}
-            )
+            self.deaths.append({"device": device, "channel": channel, "error": error})
 
 
 def _parallel(function: Callable[[T], R], items: Iterable[T]) -> list[R]:
@@ -210,7 +211,7 @@ class Simulation:
                     clock=self.clock,
                 )
                 for channel, thread in tb.threads.items():
-                    self.deaths.watch(thread, device.name, channel, partial(_stopping, tb))
+                    self.deaths.watch(thread, device.name, channel, device.token, partial(_stopping, tb))
                 self.tb.append(tb)
             else:
                 self.td.append(
@@ -227,9 +228,14 @@ class Simulation:
                 )
 
     def _start_devices(self) -> None:
-        _parallel(lambda device: device.start(), self.tb)
-        for thing in self.td:
-            thing.start()
+        """Start the devices one after the other, ``ramp`` seconds apart: as devices boot, and so that
+        the stack starts its warm workers a few at a time (each takes a second of CPU to start, and a
+        worker not ready within Lambda's 10-second init limit fails its request)."""
+        everyone: list[ThingsBoardDevice | ThingDatasDevice] = [*self.tb, *self.td]
+        for index, device in enumerate(everyone):
+            if index:
+                time.sleep(self.settings.ramp)
+            device.start()
 
     def _settle(self, deadline: float) -> None:
         """Wait until every acknowledged change has arrived, or the deadline."""

@@ -34,7 +34,7 @@ SOAK_MIX = ((TB_ATTRIBUTES, 4), (TB_RPC_ONEWAY, 2), (TB_RPC_PERSISTENT, 2), (TB_
 def soak_parser() -> argparse.ArgumentParser:
     p = parser("fleetgate-soak")
     p.description = (__doc__ or "").split("\n\n")[0]
-    p.set_defaults(devices=50, duration=300, thingdatas=0, warmup=30)
+    p.set_defaults(devices=50, duration=300, thingdatas=0, warmup=30, ramp=1.0)
     p.add_argument(
         "--max-wake-p99-ms", type=float, default=1000, help="the long-poll wake-up the soak allows"
     )
@@ -147,6 +147,8 @@ class StackProcess:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = soak_parser().parse_args(argv)
+    if args.rate is None:
+        args.rate = max(0.2, args.devices / 10)  # an action per device every 10 s
     max_workers = args.max_workers or 2 * (args.devices + args.thingdatas) + 30
     log_path: Path | None = None
     context: AbstractContextManager[Any] = nullcontext()

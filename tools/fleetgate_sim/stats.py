@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 CONNECTION = "connection"  # a request that got no HTTP answer (refused, reset, timed out)
+EMPTY = "empty"  # an expected "nothing happened" answer (a long-poll's 408): not an error, not a 4xx
 
 
 def percentile(values: Sequence[float], p: float) -> float | None:
@@ -70,17 +71,19 @@ class RequestStats:
     def record(
         self, operation: str, status: int | None, seconds: float, expected: Iterable[int] = ()
     ) -> None:
-        error = status is None or (status >= 400 and status not in set(expected))
+        allowed = set(expected)
+        error = status is None or (status >= 400 and status not in allowed)
         with self._lock:
             entry = self._operations.setdefault(operation, Operation())
             entry.latencies.append(seconds)
             entry.statuses[str(status) if status is not None else CONNECTION] += 1
             entry.errors += error
-            self._classes[status_class(status)] += 1
+            self._classes[EMPTY if status in allowed else status_class(status)] += 1
             self.requests += 1
 
     def classes(self) -> dict[str, int]:
-        """Requests by status class so far: {"2xx": n, "4xx": n, …}."""
+        """Requests by status class so far: {"2xx": n, "4xx": n, …}; expected 4xx answers (a long-poll's
+        408) are ``empty``, not ``4xx``."""
         with self._lock:
             return dict(self._classes)
 

@@ -63,9 +63,16 @@ class ThingsBoardDevice:
     def stopping(self) -> bool:
         return self._stopping.is_set()
 
-    def start(self) -> None:
-        if not self.sdk.test_connection():
-            raise ConnectionError(f"{self.device.name}: the SDK's connection test failed")
+    def start(self, attempts: int = 5, backoff_s: float = 2.0) -> None:
+        """Connect as firmware does (the SDK's connection test, retried a few times), then subscribe."""
+        for attempt in range(1, attempts + 1):
+            if self.sdk.test_connection():
+                break
+            if attempt == attempts:
+                raise ConnectionError(
+                    f"{self.device.name}: the SDK's connection test failed {attempts} times"
+                )
+            time.sleep(backoff_s * attempt)
         self.sdk.subscribe("attributes", self._on_attributes)
         self.sdk.subscribe("rpc", self._on_rpc)
         self._sender.start()
