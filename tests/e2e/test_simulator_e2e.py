@@ -83,6 +83,7 @@ def test_the_simulator_runs_both_dialects_and_loses_nothing(
     ):
         assert operations[operation]["count"] > 0, operation
     assert summary["sdk_threads"] == {"started": 4, "running": 4}
+    assert all(row["delivered"] == row["changes"] for row in summary["between_polls"].values())
     assert summary["sdk_threads_died"] == []
     assert "result: OK" in run.stdout
     assert "long-poll wake" in run.stdout or summary["long_poll_wake"]["delivered"] == 0

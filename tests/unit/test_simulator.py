@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import inspect
 import io
+import math
 import threading
 
 import pytest
 import requests
 
-from fleetgate_sim.ledger import Ledger
+from fleetgate_sim.ledger import Ledger, between_polls
 from fleetgate_sim.progress import Progress, clock_text, progress_line
 from fleetgate_sim.report import failures, render
 from fleetgate_sim.simulation import ThreadDeaths
@@ -240,6 +241,23 @@ def test_warm_up_changes_count_for_loss_but_not_for_latency() -> None:
     assert (row["delivered"], row["lost"]) == (2, 1)
     assert row["max_ms"] == pytest.approx(100.0)
     assert ledger.latencies(["tb.attributes"]) == [pytest.approx(0.1)]
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "between"),
+    [
+        (10.2, 10.3, True),  # after the first poll's answer, before the next poll was sent
+        (9.9, 10.05, False),  # overlaps the first poll
+        (10.4, 10.6, False),  # overlaps the second poll
+        (1.0, 2.0, False),  # before any poll ended: the first one was waiting
+        (30.0, 31.0, False),  # the poll still waiting covers it
+    ],
+)
+def test_a_write_between_two_polls_overlaps_none_of_them(start: float, end: float, between: bool) -> None:
+    # Given a device that polled from 0 to 10.1, from 10.5 to 20 and is waiting since 20.2
+    polls = [(0.0, 10.1), (10.5, 20.0), (20.2, math.inf)]
+
+    assert between_polls(start, end, polls) is between
 
 
 def test_a_sequence_number_is_used_once() -> None:

@@ -54,6 +54,12 @@ class Change:
         return max(0.0, first - start), first < start
 
 
+def between_polls(start: float, end: float, polls: Sequence[tuple[float, float]]) -> bool:
+    """Whether the window [start, end] (a write, from sending to its answer) overlaps none of the polls
+    [sent, answered]: the change certainly landed while its device had no poll waiting."""
+    return not any(sent < end and answered > start for sent, answered in polls)
+
+
 class Ledger:
     """Thread-safe: operator threads call ``expect``/``acked``/``failed``, device threads ``received``."""
 
@@ -120,6 +126,24 @@ class Ledger:
     def sent(self) -> int:
         with self._lock:
             return sum(1 for c in self._changes.values() if not c.failed)
+
+    def changes(self) -> list[Change]:
+        """A copy of every change (for analyses outside the ledger)."""
+        with self._lock:
+            return [
+                Change(
+                    c.channel,
+                    c.device,
+                    c.seq,
+                    c.sent_at,
+                    c.synchronous,
+                    c.measured,
+                    c.acked_at,
+                    c.failed,
+                    list(c.receptions),
+                )
+                for c in self._changes.values()
+            ]
 
     def latencies(self, channels: Sequence[str]) -> list[float]:
         """Delivery latencies (seconds) of the deliveries on ``channels``."""

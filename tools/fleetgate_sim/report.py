@@ -95,6 +95,12 @@ def render(summary: dict[str, Any]) -> str:
             f" p90 {_ms(wake['p90_ms'])} ms, p99 {_ms(wake['p99_ms'])} ms, max {_ms(wake['max_ms'])} ms;"
             f" {wake['within_1s']:,} within 1 s"
         )
+    gaps = summary.get("between_polls")
+    if gaps is not None and summary["devices"]["thingsboard"]:
+        text = ", ".join(
+            f"{name} {row['changes']} ({row['delivered']} delivered)" for name, row in gaps.items()
+        )
+        lines.append(f"changes made while their device had no long-poll waiting: {text or 'none'}")
     threads = summary.get("sdk_threads")
     if threads:
         lines.append(

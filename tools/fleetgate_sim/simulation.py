@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
-from fleetgate_sim.ledger import FAST_S, Ledger
-from fleetgate_sim.operator_api import MIX, Device, OperatorApi, OperatorLoop
+from fleetgate_sim.ledger import FAST_S, Ledger, between_polls
+from fleetgate_sim.operator_api import MIX, TB_ATTRIBUTES, Device, OperatorApi, OperatorLoop
 from fleetgate_sim.progress import Progress
 from fleetgate_sim.report import LONG_POLL_CHANNELS
 from fleetgate_sim.stats import CONNECTION, RequestStats, latency_summary
@@ -250,6 +250,22 @@ class Simulation:
                 self.problems.append(f"could not delete device {device.name} ({device.id})")
 
     # ------------------------------------------------------------------ summary
+    def _between_polls(self) -> dict[str, dict[str, int]]:
+        """Per ThingsBoard channel: the acknowledged changes whose write (sent to answered) overlapped no
+        long-poll of their device, so that they landed between two polls, and how many arrived."""
+        devices = {device.device.name: device for device in self.tb}
+        out: dict[str, dict[str, int]] = {}
+        for change in self.ledger.changes():
+            device = devices.get(change.device)
+            if device is None or change.failed or change.acked_at is None or change.synchronous:
+                continue  # a synchronous call is answered after the delivery: never between polls
+            polls = device.poll_intervals(_poll_channel(change.channel))
+            if between_polls(change.sent_at, change.acked_at, polls):
+                row = out.setdefault(change.channel, {"changes": 0, "delivered": 0})
+                row["changes"] += 1
+                row["delivered"] += change.received
+        return out
+
     def _summary(
         self, operator: OperatorLoop | None, elapsed: float, settle: float, running: int
     ) -> dict[str, Any]:
@@ -295,6 +311,7 @@ class Simulation:
             **totals,
             "long_poll_wake": {"delivered": len(wake), "within_1s": sum(1 for v in wake if v < FAST_S)}
             | latency_summary(wake),
+            "between_polls": self._between_polls(),
             "sdk_threads": {"started": 2 * len(self.tb), "running": running},
             "sdk_threads_died": list(self.deaths.deaths),
             "problems": list(self.problems),
@@ -309,6 +326,10 @@ class Simulation:
             )
         )
         return summary
+
+
+def _poll_channel(channel: str) -> str:
+    return "attributes" if channel == TB_ATTRIBUTES else "rpc"
 
 
 def _stopping(device: ThingsBoardDevice) -> bool:

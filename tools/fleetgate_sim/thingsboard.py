@@ -4,6 +4,7 @@ server-side RPC with ``subscribe``, and answering the two-way RPCs its firmware 
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -11,8 +12,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 from tb_device_http import TBHTTPDevice
 
 from fleetgate_sim.ledger import Ledger
@@ -21,6 +24,31 @@ from fleetgate_sim.stats import RequestStats
 from fleetgate_sim.transport import instrument_sdk_session
 
 CHANNELS = ("attributes", "rpc")
+
+
+class PollTimer(HTTPAdapter):
+    """Requests' default adapter, noting when each long-poll was sent and answered (or failed)."""
+
+    def __init__(
+        self, on_poll: Callable[[str, float, float | None], None], clock: Callable[[], float]
+    ) -> None:
+        super().__init__()
+        self._on_poll = on_poll
+        self._clock = clock
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        path = urlsplit(request.url or "").path
+        channel = (
+            "attributes" if path.endswith("/attributes/updates") else "rpc" if path.endswith("/rpc") else None
+        )
+        if request.method != "GET" or channel is None:
+            return super().send(request, *args, **kwargs)
+        sent = self._clock()
+        self._on_poll(channel, sent, None)
+        try:
+            return super().send(request, *args, **kwargs)
+        finally:
+            self._on_poll(channel, sent, self._clock())
 
 
 def sdk_internals(sdk: TBHTTPDevice) -> tuple[requests.Session, dict[str, threading.Thread]]:
@@ -57,6 +85,12 @@ class ThingsBoardDevice:
         session, self.threads = sdk_internals(self.sdk)
         self._stopping = threading.Event()
         instrument_sdk_session(session, stats, device.token, lambda: not self._stopping.is_set())
+        self.polls: dict[str, list[tuple[float, float]]] = {channel: [] for channel in CHANNELS}
+        self._open_polls: dict[str, float | None] = dict.fromkeys(CHANNELS)
+        self._polls_lock = threading.Lock()
+        timer = PollTimer(self._on_poll, clock)
+        session.mount("http://", timer)
+        session.mount("https://", timer)
         self._sender = threading.Thread(target=self._send_loop, name=f"{device.name}-telemetry", daemon=True)
 
     @property
@@ -83,6 +117,20 @@ class ThingsBoardDevice:
         self._stopping.set()
         for channel in CHANNELS:
             self.sdk.unsubscribe(channel)
+
+    def _on_poll(self, channel: str, sent: float, answered: float | None) -> None:
+        with self._polls_lock:
+            if answered is None:
+                self._open_polls[channel] = sent
+            else:
+                self._open_polls[channel] = None
+                self.polls[channel].append((sent, answered))
+
+    def poll_intervals(self, channel: str) -> list[tuple[float, float]]:
+        """Every long-poll of ``channel`` as (sent, answered); one still waiting ends at infinity."""
+        with self._polls_lock:
+            waiting = self._open_polls[channel]
+            return [*self.polls[channel], *([(waiting, math.inf)] if waiting is not None else [])]
 
     def alive(self) -> dict[str, bool]:
         return {channel: thread.is_alive() for channel, thread in self.threads.items()}
