@@ -15,7 +15,7 @@ import requests
 from fleetgate_sim.ledger import Ledger, between_polls
 from fleetgate_sim.progress import Progress, clock_text, progress_line
 from fleetgate_sim.report import failures, render
-from fleetgate_sim.simulation import ThreadDeaths
+from fleetgate_sim.simulation import Settings, Simulation, ThreadDeaths
 from fleetgate_sim.soak import stack_options
 from fleetgate_sim.stats import RequestStats, latency_summary, percentile, status_class
 from fleetgate_sim.transport import sdk_operation
@@ -384,9 +384,46 @@ def test_a_dying_sdk_thread_is_recorded_without_the_token_and_ignored_once_stopp
         threading.excepthook = threading.__excepthook__
 
     # Then only the first is a death, and its message names no token
-    assert deaths.deaths == [
+    assert [{k: v for k, v in d.items() if k != "after_s"} for d in deaths.deaths] == [
         {"device": "dev-1", "channel": "rpc", "error": "HTTPError: 500 for url: http://h/api/v1/{token}/rpc"}
     ]
+    assert list(deaths.died_at) == [("dev-1", "rpc")]
+
+
+class FakeOperator:
+    def rpc_statuses(self, seqs: list[int]) -> dict[int, str]:
+        return {seq: "DELIVERED" for seq in seqs if seq in (2, 3)}  # 1 unknown, 4 not an RPC
+
+
+def test_lost_changes_are_told_apart_by_whether_their_sdk_thread_had_died() -> None:
+    # Given dev-1's RPC thread died at t=10, and three RPCs and an attribute change never arrived
+    simulation = Simulation(Settings(url="http://x", name="n", password="p", thingsboard=0, thingdatas=0))
+    simulation.deaths.died_at[("dev-1", "rpc")] = 10.0
+    for seq, channel, device, sent in (
+        (1, "tb.rpc.oneway", "dev-1", 12.0),  # after the death
+        (2, "tb.rpc.persistent", "dev-1", 8.0),  # before it: the poll that died may have carried it
+        (3, "tb.rpc.oneway", "dev-2", 12.0),  # dev-2's thread is running
+        (4, "tb.attributes", "dev-1", 12.0),  # dev-1's attributes thread is running
+    ):
+        simulation.ledger.expect(channel, device, seq, sent_at=sent)
+        simulation.ledger.acked(seq, sent + 0.1)
+
+    # When the losses are explained
+    causes = simulation._lost_causes(FakeOperator())  # type: ignore[arg-type]
+
+    # Then each has its cause, and the RPCs their server status
+    assert causes == {
+        "tb.rpc.oneway": {
+            "after_the_sdk_thread_died": 1,
+            "subscription_running": 1,
+            "server_status": {"subscription_running: DELIVERED": 1},
+        },
+        "tb.rpc.persistent": {
+            "before_the_sdk_thread_died": 1,
+            "server_status": {"before_the_sdk_thread_died: DELIVERED": 1},
+        },
+        "tb.attributes": {"subscription_running": 1},
+    }
 
 
 def _raise_http_error(token: str) -> None:

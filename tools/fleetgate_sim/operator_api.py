@@ -160,6 +160,7 @@ class OperatorLoop:
         self.skipped = 0
         self.wrong_replies: list[str] = []
         self.persistent: list[tuple[Device, str, int]] = []  # (device, rpcId, seq) to check at the end
+        self.rpc_ids: dict[int, tuple[Device, str]] = {}  # seq -> (device, rpcId) of queued RPCs
         self._seq = itertools.count(1)
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -265,9 +266,21 @@ class OperatorLoop:
                     self.wrong_replies.append(
                         f"{device.name} rpc seq {seq}: {data.get('status')} {data.get('response')}"
                     )
-        elif channel == TB_RPC_PERSISTENT:
+        elif channel in (TB_RPC_PERSISTENT, TB_RPC_ONEWAY):
             with self._lock:
-                self.persistent.append((device, data["rpcId"], seq))
+                self.rpc_ids[seq] = (device, data["rpcId"])
+                if channel == TB_RPC_PERSISTENT:
+                    self.persistent.append((device, data["rpcId"], seq))
+
+    def rpc_statuses(self, seqs: Sequence[int]) -> dict[int, str]:
+        """The server's status of the queued RPCs with these sequence numbers (QUEUED, DELIVERED, …)."""
+        out = {}
+        for seq in seqs:
+            if seq in self.rpc_ids:
+                device, rpc_id = self.rpc_ids[seq]
+                state = self.api.rpc_status(device, rpc_id)
+                out[seq] = "unknown" if state is None else str(state.get("status"))
+        return out
 
     def check_persistent(self) -> list[str]:
         """Ask for every persistent RPC's final state: each must be SUCCESSFUL with the device's reply."""

@@ -101,16 +101,25 @@ def render(summary: dict[str, Any]) -> str:
             f"{name} {row['changes']} ({row['delivered']} delivered)" for name, row in gaps.items()
         )
         lines.append(f"changes made while their device had no long-poll waiting: {text or 'none'}")
+    for channel, causes in (summary.get("lost_causes") or {}).items():
+        counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in causes.items() if k != "server_status")
+        lines.append(f"lost on {channel}: {counts}")
+        if causes.get("server_status"):
+            statuses = ", ".join(f"{k} {v}" for k, v in causes["server_status"].items())
+            lines.append(f"  the server's status of those RPCs: {statuses}")
     threads = summary.get("sdk_threads")
     if threads:
         lines.append(
             f"SDK subscription threads: {threads['running']} of {threads['started']} running at the end,"
             f" {len(summary['sdk_threads_died'])} died"
         )
+    deaths = summary["sdk_threads_died"]
     lines.extend(
-        f"  died: {death['device']} {death['channel']}: {death['error']}"
-        for death in summary["sdk_threads_died"]
+        f"  died: {d['device']} {d['channel']} after {d.get('after_s', '?')} s: {d['error']}"
+        for d in deaths[:20]
     )
+    if len(deaths) > 20:
+        lines.append(f"  ... and {len(deaths) - 20} more")
     lines.extend(f"  problem: {problem}" for problem in summary["problems"][:20])
     if len(summary["problems"]) > 20:
         lines.append(f"  ... and {len(summary['problems']) - 20} more")

@@ -57,7 +57,9 @@ class ThreadDeaths:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._owners: dict[threading.Thread, tuple[str, str, str, Callable[[], bool]]] = {}
-        self.deaths: list[dict[str, str]] = []
+        self.deaths: list[dict[str, Any]] = []
+        self.died_at: dict[tuple[str, str], float] = {}  # (device, "attributes" | "rpc") -> monotonic time
+        self.started = time.monotonic()
         self._previous = threading.excepthook
 
     def install(self) -> None:
@@ -81,8 +83,17 @@ class ThreadDeaths:
         if stopping():
             return  # the run is over: the stack may be gone already
         error = f"{args.exc_type.__name__}: {args.exc_value}".replace(token, "{token}")
+        now = time.monotonic()
         with self._lock:
-            self.deaths.append({"device": device, "channel": channel, "error": error})
+            self.died_at[(device, channel)] = now
+            self.deaths.append(
+                {
+                    "device": device,
+                    "channel": channel,
+                    "after_s": round(now - self.started, 1),
+                    "error": error,
+                }
+            )
 
 
 def _parallel(function: Callable[[T], R], items: Iterable[T]) -> list[R]:
@@ -104,6 +115,7 @@ class Simulation:
         self.td: list[ThingDatasDevice] = []
         self.api_key: str | None = None
         self.problems: list[str] = []
+        self.lost_causes: dict[str, dict[str, Any]] = {}
         self.interrupted = False
         self._progress: Progress | None = None
 
@@ -117,6 +129,7 @@ class Simulation:
         )
         self._progress = progress
         self.deaths.install()
+        self.deaths.started = self.clock()
         operator: OperatorLoop | None = None
         elapsed = settle = 0.0
         if progress:
@@ -156,6 +169,7 @@ class Simulation:
             stopped = self.clock()
             self._settle(stopped + s.grace)
             settle = self.clock() - stopped
+            self.lost_causes = self._lost_causes(operator)
             self.problems.extend(operator.wrong_replies)
             self.problems.extend(operator.check_persistent())
         finally:
@@ -250,6 +264,34 @@ class Simulation:
                 self.problems.append(f"could not delete device {device.name} ({device.id})")
 
     # ------------------------------------------------------------------ summary
+    def _lost_causes(self, operator: OperatorLoop, max_lookups: int = 300) -> dict[str, dict[str, Any]]:
+        """Why each lost ThingsBoard change was lost: made after its device's SDK thread for that channel
+        had died (the SDK would never get it), made before the death (the poll that died may have carried
+        it), or lost with the subscription running; and for queued RPCs, the server's status of each."""
+        out: dict[str, dict[str, Any]] = {}
+        lost = [
+            c
+            for c in self.ledger.changes()
+            if not c.failed and not c.received and c.channel.startswith("tb.")
+        ]
+        statuses = operator.rpc_statuses([c.seq for c in lost][:max_lookups])
+        for change in lost:
+            died = self.deaths.died_at.get((change.device, _poll_channel(change.channel)))
+            cause = (
+                "subscription_running"
+                if died is None
+                else "after_the_sdk_thread_died"
+                if change.sent_at >= died
+                else "before_the_sdk_thread_died"
+            )
+            row = out.setdefault(change.channel, {})
+            row[cause] = row.get(cause, 0) + 1
+            if change.seq in statuses:
+                by_status = row.setdefault("server_status", {})
+                key = f"{cause}: {statuses[change.seq]}"
+                by_status[key] = by_status.get(key, 0) + 1
+        return out
+
     def _between_polls(self) -> dict[str, dict[str, int]]:
         """Per ThingsBoard channel: the acknowledged changes whose write (sent to answered) overlapped no
         long-poll of their device, so that they landed between two polls, and how many arrived."""
@@ -312,6 +354,7 @@ class Simulation:
             "long_poll_wake": {"delivered": len(wake), "within_1s": sum(1 for v in wake if v < FAST_S)}
             | latency_summary(wake),
             "between_polls": self._between_polls(),
+            "lost_causes": self.lost_causes,
             "sdk_threads": {"started": 2 * len(self.tb), "running": running},
             "sdk_threads_died": list(self.deaths.deaths),
             "problems": list(self.problems),
