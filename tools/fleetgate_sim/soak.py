@@ -34,7 +34,7 @@ SOAK_MIX = ((TB_ATTRIBUTES, 4), (TB_RPC_ONEWAY, 2), (TB_RPC_PERSISTENT, 2), (TB_
 def soak_parser() -> argparse.ArgumentParser:
     p = parser("fleetgate-soak")
     p.description = (__doc__ or "").split("\n\n")[0]
-    p.set_defaults(devices=50, duration=300, thingdatas=0, warmup=30, ramp=1.0)
+    p.set_defaults(devices=50, duration=300, thingdatas=0, warmup=30, ramp=1.0, telemetry_interval=30)
     p.add_argument(
         "--max-wake-p99-ms", type=float, default=1000, help="the long-poll wake-up the soak allows"
     )
