@@ -7,12 +7,15 @@ from __future__ import annotations
 import inspect
 import io
 import math
+import random
 import threading
+import time
 
 import pytest
 import requests
 
 from fleetgate_sim.ledger import Ledger, between_polls
+from fleetgate_sim.operator_api import Device, OperatorLoop
 from fleetgate_sim.progress import Progress, clock_text, progress_line
 from fleetgate_sim.report import failures, render
 from fleetgate_sim.simulation import Settings, Simulation, ThreadDeaths
@@ -437,3 +440,69 @@ def test_the_soak_passes_max_workers_only_to_a_local_stack_that_takes_it() -> No
 
     assert stack_options(inspect.signature(newer), 130) == {"max_workers": 130}
     assert stack_options(inspect.signature(older), 130) == {}
+
+
+# --------------------------------------------------------------------------- the operator's choices
+class HeldExecutor:
+    """Takes the operator's actions without running them (as when every worker thread is busy)."""
+
+    def __init__(self, loop: OperatorLoop) -> None:
+        self.loop = loop
+        self.submitted: list[tuple[object, ...]] = []
+
+    def submit(self, function: object, *args: object) -> None:
+        self.submitted.append(args)
+        self.loop._slots.release()
+
+    def shutdown(self, wait: bool = True) -> None: ...
+
+
+def test_a_device_gets_no_second_state_change_while_one_is_on_its_way() -> None:
+    # Given one device, an operator that only changes shared attributes, fast, and actions not yet run
+    device = Device("id-1", "dev-1", "token", "thingsboard")
+    ledger = Ledger()
+    loop = OperatorLoop(
+        None,  # type: ignore[arg-type]
+        ledger,
+        [device],
+        rate=500,
+        threads=4,
+        mix=[("tb.attributes", 1)],
+        job_prefix="job",
+        rng=random.Random(1),
+    )
+    held = HeldExecutor(loop)
+    loop._executor = held  # type: ignore[assignment]
+
+    # When it schedules for a while
+    loop.start()
+    time.sleep(0.3)
+    loop.stop()
+
+    # Then the first change is expected at once, and every later pick found the device busy
+    assert len(held.submitted) == 1
+    assert ledger.outstanding("tb.attributes", "dev-1")
+    assert loop.skipped > 10
+
+
+def test_queued_items_go_to_a_device_regardless() -> None:
+    device = Device("id-1", "dev-1", "token", "thingsboard")
+    loop = OperatorLoop(
+        None,  # type: ignore[arg-type]
+        Ledger(),
+        [device],
+        rate=500,
+        threads=4,
+        mix=[("tb.rpc.oneway", 1)],
+        job_prefix="job",
+        rng=random.Random(1),
+    )
+    held = HeldExecutor(loop)
+    loop._executor = held  # type: ignore[assignment]
+
+    loop.start()
+    time.sleep(0.3)
+    loop.stop()
+
+    assert len(held.submitted) > 10
+    assert loop.skipped == 0

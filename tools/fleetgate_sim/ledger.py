@@ -90,6 +90,11 @@ class Ledger:
             if channel not in self._channels:
                 self._channels.append(channel)
 
+    def sending(self, seq: int, at: float) -> None:
+        """The write's request is going out now (``expect`` may have come a little earlier)."""
+        with self._lock:
+            self._changes[seq].sent_at = at
+
     def acked(self, seq: int, at: float) -> None:
         with self._lock:
             self._changes[seq].acked_at = at

@@ -196,7 +196,13 @@ class OperatorLoop:
             if self._stop.is_set():
                 self._slots.release()
                 return
-            self._executor.submit(self._act, channel, device)
+            # expected before the next pick, so that no second state change goes to this device
+            seq, measured = next(self._seq), self.measuring
+            synchronous = channel == TB_RPC_TWOWAY
+            self.ledger.expect(
+                channel, device.name, seq, self.clock(), synchronous=synchronous, measured=measured
+            )
+            self._executor.submit(self._act, channel, device, seq, measured)
 
     def _pick(self, channel: str) -> Device | None:
         pool = self.td if channel.startswith("td.") else self.tb
@@ -204,22 +210,22 @@ class OperatorLoop:
             pool = [d for d in pool if not self.ledger.outstanding(channel, d.name)]
         return self.rng.choice(pool) if pool else None
 
-    def _act(self, channel: str, device: Device) -> None:
+    def _act(self, channel: str, device: Device, seq: int, measured: bool) -> None:
+        acked = False
         try:
-            seq = next(self._seq)
-            synchronous, measured = channel == TB_RPC_TWOWAY, self.measuring
-            self.ledger.expect(
-                channel, device.name, seq, self.clock(), synchronous=synchronous, measured=measured
-            )
+            self.ledger.sending(seq, self.clock())
             response = self._send(channel, device, seq)
             if response is not None and response.status_code in (200, 201):
                 self.ledger.acked(seq, self.clock())
+                acked = True
                 self._check(channel, device, seq, response)
             else:
                 self.ledger.failed(seq)
             with self._lock:
                 self.actions += measured
         except Exception as error:  # noqa: BLE001 (an action's surprise is reported, not lost in a future)
+            if not acked:
+                self.ledger.failed(seq)
             with self._lock:
                 self.wrong_replies.append(f"{device.name} {channel}: {type(error).__name__}: {error}")
         finally:
