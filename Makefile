@@ -109,6 +109,16 @@ deploy: build ## sam deploy with the samconfig.toml environment ENV (default, de
 bench: $(VENV)/.installed ## Cold-start import time and AWS calls per request of every device function (writes docs/performance.md)
 	$(PY) tools/bench.py --write-docs
 
+.PHONY: sim
+sim: $(VENV)/.installed ## Simulated devices of both dialects and an operator against URL (default make local's): DEVICES=5 DURATION=60
+	PYTHONPATH=tools $(PY) -m fleetgate_sim --url $(or $(URL),http://127.0.0.1:$(PORT)) \
+	  --devices $(or $(DEVICES),5) --duration $(or $(DURATION),60) $(SIM_ARGS)
+
+.PHONY: soak
+soak: $(VENV)/.installed ## Soak (minutes, not in make test): 50 SDK devices long-polling x 300 s on its own local stack, or URL=
+	PYTHONPATH=tools:local $(PY) -m fleetgate_sim.soak $(if $(URL),--url $(URL)) \
+	  --devices $(or $(DEVICES),50) --duration $(or $(DURATION),300) $(SOAK_ARGS)
+
 .PHONY: docs
 docs: $(VENV)/.installed ## Regenerate the generated tables in docs/ (cost, test counts, template parameters; bench: make bench) and docs/openapi.json
 	$(PY) tools/cost.py --write-docs
