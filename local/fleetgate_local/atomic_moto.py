@@ -8,7 +8,9 @@ integration tests and ``make bench`` serialise moto's DynamoDB operations with o
 moto also backs up every table a transaction touches with a deep copy of the whole table, so that it
 can roll a cancelled transaction back: a cost that grows with the table, under that lock. Here the
 backup copies the table's index of items and only the items the transaction addresses (the only ones
-it can change), which rolls back the same state at the cost of the transaction.
+it can change), which rolls back the same state at the cost of the transaction. And moto builds an
+``UpdateItem``'s answer (``ReturnValues``) from the stored item after the backend call returns, where
+another writer may already have changed it: the call returns a copy taken under the lock instead.
 """
 
 from __future__ import annotations
@@ -102,6 +104,8 @@ def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
     def locked(*args: Any, **kwargs: Any) -> Any:
         with _LOCK:
+            if method.__name__ == "update_item":  # moto reads its answer off the item after the lock
+                return copy.deepcopy(method(*args, **kwargs))
             if method.__name__ != "transact_write_items":
                 return method(*args, **kwargs)
             items = kwargs.get("transact_items", args[1] if len(args) > 1 else [])
