@@ -10,7 +10,7 @@ import pytest
 from fleetgate import retry
 from fleetgate.data import aws
 from fleetgate.data.aws import PageKey
-from fleetgate.errors import InvalidRequest
+from fleetgate.errors import Conflict, InvalidRequest, Retryable
 
 EVENTS = PageKey({"deviceId": "S", "sk": "S"}, ("deviceId", "dev-1"))
 JOBS = PageKey({"pk": "S", "sk": "S", "kind": "S", "createdAt": "N"}, ("kind", "job"))
@@ -107,3 +107,55 @@ def test_what_is_still_unprocessed_after_the_rounds_is_counted(
     assert left == 1
     assert len(fake.calls) == 4
     assert len(naps) == 3  # no nap after the last round
+
+
+# --------------------------------------------------------------------------- AWS errors
+def client_error(code: str, status: int = 400, **extra: Any) -> Any:
+    from botocore.exceptions import ClientError  # noqa: PLC0415
+
+    return ClientError(
+        {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}, **extra}, "AnyCall"
+    )
+
+
+def cancelled(*reasons: str) -> Any:
+    return client_error(
+        "TransactionCanceledException", CancellationReasons=[{"Code": reason} for reason in reasons]
+    )
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        cancelled("ConditionalCheckFailed", "None"),
+        cancelled("None", "TransactionConflict"),
+        cancelled("ThrottlingError", "ConditionalCheckFailed"),  # a failed condition wins: not retried
+        client_error("ConditionalCheckFailedException"),
+    ],
+)
+def test_failed_conditions_and_lost_races_are_conflicts(exc: Any) -> None:
+    translated = aws.translate(exc)
+    assert type(translated) is Conflict
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        cancelled("ThrottlingError", "None"),
+        cancelled("None", "ProvisionedThroughputExceeded"),
+        cancelled("RequestLimitExceeded"),
+        client_error("ThrottlingException"),
+        client_error("ProvisionedThroughputExceededException"),
+        client_error("SlowDown", 503),
+        client_error("InternalError", 500),
+        client_error("SomethingNew", 502),  # any failure on the service's side
+    ],
+)
+def test_throttling_and_service_failures_are_retryable(exc: Any) -> None:
+    assert isinstance(aws.translate(exc), Retryable)
+
+
+def test_a_refused_call_is_neither() -> None:
+    translated = aws.translate(client_error("ValidationException"))
+    assert not isinstance(translated, (Conflict, Retryable))
+    assert translated.status == 500

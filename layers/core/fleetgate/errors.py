@@ -96,7 +96,14 @@ class CallFailed(FleetgateError):
 
 
 class Retryable(FleetgateError):
-    """A transient failure (throttling, contention) that a retry may clear."""
+    """A transient failure (throttling, contention) that a retry may clear. Dialects answer 503 with
+    ``Retry-After: retry_after_s`` where their format allows a header."""
 
     status = 503
     code = "ServiceUnavailable"
+    retry_after_s = 1
+
+
+def retry_headers(exc: FleetgateError) -> dict[str, str]:
+    """The ``Retry-After`` header a 503 for ``exc`` carries (none for other errors)."""
+    return {"retry-after": str(exc.retry_after_s)} if isinstance(exc, Retryable) else {}

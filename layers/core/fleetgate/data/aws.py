@@ -37,6 +37,9 @@ BATCH_ROUNDS = 8  # tries of one batch before its unprocessed rest is given back
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
 
+# The per-item reasons of a cancelled transaction that a retry of the whole request may clear.
+_RETRYABLE_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"})
+
 _RETRYABLE = frozenset(
     {
         "ProvisionedThroughputExceededException",
@@ -45,6 +48,9 @@ _RETRYABLE = frozenset(
         "InternalServerError",
         "ServiceUnavailable",
         "TransactionConflictException",
+        "SlowDown",  # S3's throttling
+        "InternalError",  # S3's own failure
+        "RequestTimeout",
     }
 )
 
@@ -83,10 +89,15 @@ def translated_errors(conflict: str = "The resource was changed concurrently") -
 
 def translate(exc: ClientError, conflict: str = "The resource was changed concurrently") -> FleetgateError:
     code = exc.response.get("Error", {}).get("Code", "")
-    if code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
+    if code == "TransactionCanceledException":
+        reasons = {reason.get("Code", "None") for reason in exc.response.get("CancellationReasons", [])}
+        if "ConditionalCheckFailed" not in reasons and reasons & _RETRYABLE_REASONS:
+            return Retryable("The service is busy; retry the request")
+        return Conflict(conflict)  # a failed condition, or a lost race (TransactionConflict)
+    if code == "ConditionalCheckFailedException":
         return Conflict(conflict)
-    if code in _RETRYABLE:
-        return Retryable("The service is busy; retry the request")
+    if code in _RETRYABLE or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
+        return Retryable("The service is busy; retry the request")  # throttled, or failing on its side
     return FleetgateError(f"AWS call failed: {code}")
 
 

@@ -2,7 +2,9 @@
 
 The document (state and metadata) is stored as one JSON string, so numbers keep their JSON form
 (``42.0`` stays a double, ``42`` a long); ``version`` is a number attribute that every write checks,
-which is what makes concurrent writers safe. A deleted shadow stays as an item with ``exists`` false
+which is what makes concurrent writers safe. A write that loses the race gets the stored item back
+from DynamoDB (``ReturnValuesOnConditionCheckFailure``), so the next attempt needs no read of its own.
+A deleted shadow stays as an item with ``exists`` false
 and its version, so the next document carries on from that version, as AWS's does.
 """
 
@@ -18,6 +20,15 @@ from fleetgate.errors import Conflict, FleetgateError, VersionConflict
 # Every named shadow's name ([a-zA-Z0-9:_-]) sorts before "~", the first character of CLASSIC's.
 _NAMED_BELOW = CLASSIC[0]
 _CONTENDED = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
+
+
+class StaleShadow(VersionConflict):
+    """The stored shadow is no longer at the version a write expected. ``current`` is the stored one,
+    when DynamoDB handed it back (a condition that failed), else None (a transaction conflict)."""
+
+    def __init__(self, current: Shadow | None) -> None:
+        super().__init__(current_version=None if current is None else current.version)
+        self.current = current
 
 
 class ShadowRepository:
@@ -57,7 +68,7 @@ class ShadowRepository:
         """Write ``shadow`` if the stored version is still ``expected_version`` (0: never written; a
         written shadow always has version 1 or more). Other attributes of the item are kept. ``also``
         is one more ``TransactWriteItems`` element (a history entry), committed with the shadow or not
-        at all. ``VersionConflict`` when another writer got there first."""
+        at all. ``StaleShadow`` (a ``VersionConflict``) when another writer got there first."""
         doc = json.dumps({"state": shadow.state, "metadata": shadow.metadata}, separators=(",", ":"))
         values: dict[str, Any] = {
             ":doc": s(doc),
@@ -77,6 +88,7 @@ class ShadowRepository:
             "ConditionExpression": condition,
             "ExpressionAttributeNames": {"#e": "exists"},
             "ExpressionAttributeValues": values,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
         try:
             with translated_errors():
@@ -88,7 +100,7 @@ class ShadowRepository:
             codes = cancellation_codes(exc)
             if codes and not _CONTENDED.intersection(codes):
                 raise FleetgateError(f"Shadow write refused: {', '.join(codes)}") from exc
-            raise VersionConflict() from exc
+            raise StaleShadow(_stored_item(exc)) from exc
 
     def list_named(
         self, device_id: str, limit: int, next_token: str | None
@@ -143,6 +155,21 @@ class ShadowRepository:
             ):
                 for item in page.get("Items", []):
                     ddb.delete_item(TableName=self.table, Key=item)
+
+
+def _stored_item(exc: BaseException) -> Shadow | None:
+    """The shadow a failed condition handed back: in an UpdateItem's error, or in the first
+    cancellation reason of a transaction (the shadow is its first item); None when there is none."""
+    cause = exc.__cause__
+    response = getattr(cause, "response", None)
+    if not isinstance(response, dict):
+        return None
+    item = response.get("Item")
+    if item is None:
+        reasons = response.get("CancellationReasons") or [{}]
+        if reasons[0].get("Code") == "ConditionalCheckFailed":
+            item = reasons[0].get("Item")
+    return _shadow_from(item) if item and "doc" in item else None
 
 
 def _summary_from(item: dict[str, Any]) -> Shadow:

@@ -31,7 +31,7 @@ from fleetgate.domain import commands as rules
 from fleetgate.domain.commands import Answer, Command, CommandSpec, IdScheme, Vocabulary
 from fleetgate.domain.devices import Device
 from fleetgate.errors import CallFailed, Conflict, FleetgateError, InvalidRequest, Retryable
-from fleetgate.retry import ATTEMPTS, on_conflict
+from fleetgate.retry import BUDGET_S, on_conflict
 from fleetgate.settings import get_settings
 
 MAX_PAGE = 100
@@ -209,10 +209,10 @@ def next_for_device(vocabulary: Vocabulary, device_id: str) -> Command | None:
         return None
 
     # A poll has its long-poll's time to spare: concurrent polls of one device all race for its head
-    # command, so it retries twice as long as other writers before answering 503.
+    # command, so it may retry twice as long as other writers before answering 503.
     return on_conflict(
         attempt,
-        attempts=2 * ATTEMPTS,
+        budget=2 * BUDGET_S,
         busy="The device's commands are being changed by many writers; poll again",
     )
 

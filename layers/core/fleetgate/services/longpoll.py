@@ -1,5 +1,7 @@
 """Long-polling over a wake-up queue: check the store, wait for a wake-up, check again, until the
-deadline. The wait is capped below API Gateway's 30-second integration limit, whatever the client asks."""
+deadline. The wait is capped below API Gateway's 30-second integration limit, whatever the client asks,
+and ends ``ANSWER_RESERVE_S`` before the invocation's own deadline, so the poll answers (408) before
+Lambda stops the function."""
 
 from __future__ import annotations
 
@@ -7,8 +9,11 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from fleetgate import deadline
 from fleetgate.data import wakeups
 from fleetgate.settings import get_settings
+
+ANSWER_RESERVE_S = 1.5  # kept back from the invocation's deadline for the last check and the answer
 
 T = TypeVar("T")
 
@@ -25,12 +30,15 @@ def wait_seconds(requested_ms: int | None) -> float:
 def poll(check: Callable[[], T | None], queue_url: str | None, seconds: float) -> T | None:
     """``check()``'s first non-None result within ``seconds``, or None. Between checks it sleeps on
     the wake-up queue (or, without one, in short naps)."""
-    deadline = time.monotonic() + seconds
+    left = deadline.remaining_s()
+    if left is not None:
+        seconds = max(0.0, min(seconds, left - ANSWER_RESERVE_S))
+    ends = time.monotonic() + seconds
     while True:
         found = check()
         if found is not None:
             return found
-        remaining = deadline - time.monotonic()
+        remaining = ends - time.monotonic()
         if remaining <= 0:
             return None
         if queue_url and remaining >= 1:

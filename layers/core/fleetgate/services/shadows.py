@@ -1,7 +1,8 @@
 """Shadow use cases over the shadow engine, safe under concurrent writers.
 
 An update reads the document, applies the engine, and writes it back only if the version is unchanged;
-when another writer got there first it starts again from the new document. Requests that name an
+when another writer got there first it starts again from the new document, which the lost write
+handed back (no second read), after a nap (``fleetgate.retry``). Requests that name an
 expected version get the engine's ``VersionConflict`` on the retry instead.
 
 Every accepted update that touches the reported side is also kept as history, written in the same
@@ -17,11 +18,11 @@ from typing import Any
 from fleetgate import clock
 from fleetgate.data import wakeups
 from fleetgate.data.shadow_history import HistoryEntry, ShadowHistoryRepository
-from fleetgate.data.shadows import ShadowRepository
+from fleetgate.data.shadows import ShadowRepository, StaleShadow
 from fleetgate.domain.devices import Device
 from fleetgate.domain.paging import check_limit
 from fleetgate.domain.shadow import CLASSIC, Json, Shadow, ShadowUpdate, apply_update, cleared, parse_update
-from fleetgate.errors import InvalidRequest, NotFound, VersionConflict
+from fleetgate.errors import InvalidRequest, NotFound
 from fleetgate.retry import on_conflict
 from fleetgate.settings import get_settings
 
@@ -105,16 +106,17 @@ def update(
     ``/update/accepted`` document. ``source`` labels the history entry of an update touching reported."""
     repo = repository()
     history = history_repository() if _touches_reported(request) else None
+    known: list[Shadow] = []  # the stored shadow a lost write handed back, for the next attempt
 
     def attempt() -> tuple[Shadow, Json]:
-        current_shadow = repo.get(device_id, name)
+        current_shadow = known.pop() if known else repo.get(device_id, name)
         now = clock.now_s()
         # a VersionConflict of the engine is the request's own (its expected version): never retried
         new, accepted = apply_update(current_shadow, request, now, replace_top_level=replace_top_level)
         also = None
         if history is not None:
             also = history.put_request(device_id, _history_entry(name, new, request, source, now))
-        _save(repo, device_id, name, new, read_version=current_shadow.version, also=also)
+        _save(repo, device_id, name, new, read_version=current_shadow.version, also=also, known=known)
         return new, accepted
 
     return on_conflict(attempt, retry_on=(_RaceLost,), busy=BUSY)
@@ -157,10 +159,13 @@ def _save(
     *,
     read_version: int,
     also: dict[str, Any] | None,
+    known: list[Shadow] | None = None,
 ) -> None:
     try:
         repo.save(device_id, name, new, expected_version=read_version, also=also)
-    except VersionConflict as exc:
+    except StaleShadow as exc:
+        if known is not None and exc.current is not None:
+            known.append(exc.current)
         raise _RaceLost() from exc
 
 

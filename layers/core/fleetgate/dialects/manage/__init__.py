@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from fleetgate.clock import iso_utc
 from fleetgate.domain.devices import Device
-from fleetgate.errors import FleetgateError, InvalidRequest, PayloadTooLarge
+from fleetgate.errors import FleetgateError, InvalidRequest, PayloadTooLarge, retry_headers
 from fleetgate.jsonutil import dumps, loads
 from fleetgate.observability import logger
 
@@ -130,7 +130,9 @@ def install_error_handlers(app: APIGatewayHttpResolver) -> None:
     def _domain_error(exc: FleetgateError) -> Response:
         if exc.status >= 500:
             logger.exception("Request failed")
-            return error(exc.status, "The request could not be completed; retry later")
+            failed = error(exc.status, "The request could not be completed; retry later")
+            failed.headers.update(retry_headers(exc))
+            return failed
         return error(exc.status, exc.message)
 
     @app.not_found

@@ -26,6 +26,7 @@ from fleetgate.errors import (
     InvalidRequest,
     Unauthorized,
     VersionConflict,
+    retry_headers,
 )
 from fleetgate.http import HttpRequest, response
 from fleetgate.jsonutil import dumps, loads
@@ -84,6 +85,7 @@ def error_response(exc: FleetgateError) -> dict[str, Any]:
     if exc.status >= 500:
         logger.exception("Request failed")
     headers = {"www-authenticate": 'Basic realm="fleetgate"'} if isinstance(exc, Unauthorized) else None
+    headers = retry_headers(exc) or headers
     return response(exc.status, dumps(error_body(exc)), content_type="application/json", headers=headers)
 
 

@@ -19,7 +19,7 @@ from fleetgate import clock
 from fleetgate.domain.devices import DeviceIdentity
 from fleetgate.domain.telemetry import MAX_TS, TelemetryRecord
 from fleetgate.endpoint import Outcome, Result, serve_http
-from fleetgate.errors import CallFailed, FleetgateError, InvalidRequest, PayloadTooLarge
+from fleetgate.errors import CallFailed, FleetgateError, InvalidRequest, PayloadTooLarge, retry_headers
 from fleetgate.http import HttpRequest, response
 from fleetgate.jsonutil import NumberLiteral, dumps, loads_lenient, plain
 from fleetgate.services import devices
@@ -82,7 +82,7 @@ def error_response(exc: FleetgateError) -> dict[str, Any]:
         return response(exc.status, dumps({"error": exc.message}), content_type="application/json")
     if exc.status in (401, 403, 404):
         return response(exc.status)
-    return response(exc.status if exc.status >= 500 else 500)
+    return response(exc.status if exc.status >= 500 else 500, headers=retry_headers(exc))
 
 
 def json_body(request: HttpRequest) -> Any:
