@@ -17,7 +17,9 @@ One ``WorkerManager`` is shared by every pool and plays Lambda's account-level p
   execution environments, so that processes and memory return to idle after a burst;
 - a few workers at most run their init at once (``max_starting``, the machine's cores): a burst of
   cold starts then takes its turn on the CPU instead of every init running past Lambda's 10 s init
-  limit together; a request waits for its turn within its function's timeout, or is throttled;
+  limit together; a request waits for its turn as long as API Gateway waits for its integration
+  (``start_wait_seconds``, 30 s; past half its function's timeout it takes a worker of its function
+  that frees up meanwhile), or is throttled;
 - ``close`` stops every worker at once: all are signalled, then awaited together.
 
 A worker counts against the cap from the moment it is started until its process has exited, so the
@@ -46,6 +48,8 @@ from fleetgate_local.template import FunctionSpec
 DEFAULT_MAX_WORKERS = 128  # 100 long-polls and more; ~6.4 GB at the measured ~50 MiB a worker
 DEFAULT_IDLE_SECONDS = 30.0
 INIT_TIMEOUT_S = 10.0  # Lambda's limit for a function's init phase
+START_WAIT_SECONDS = 30.0  # API Gateway (HTTP API) waits this long for its integration
+_TURN_POLL_S = 0.05  # how often a request waiting to start a worker looks for a freed one
 _STOP_GRACE_S = 2.0  # after SIGTERM, before SIGKILL
 _PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
@@ -219,6 +223,7 @@ class WorkerManager:
         max_workers: int = DEFAULT_MAX_WORKERS,
         idle_seconds: float = DEFAULT_IDLE_SECONDS,
         max_starting: int | None = None,
+        start_wait_seconds: float = START_WAIT_SECONDS,
     ) -> None:
         if max_workers < 1:
             raise ValueError("max_workers must be at least 1")
@@ -227,6 +232,7 @@ class WorkerManager:
         self.max_workers = max_workers
         self.idle_seconds = idle_seconds
         self.max_starting = max_starting or max(2, os.cpu_count() or 2)
+        self.start_wait_seconds = start_wait_seconds  # longest wait for a turn to start a worker
         self.start_gate = threading.BoundedSemaphore(self.max_starting)  # workers in their init phase
         self.changed = threading.Condition()  # guards every pool's lists and the count below
         self.closed = False
@@ -384,11 +390,28 @@ class FunctionPool:
             self._starting += 1
         if isinstance(slot, _Worker):
             slot.close()  # the evicted worker's process is gone before its successor starts
-        if not manager.start_gate.acquire(timeout=max(0.0, deadline - time.monotonic())):
+        # The turn is the laptop's CPU, not Lambda's concurrency: it is waited for as long as API
+        # Gateway waits for its integration, not only the function's timeout.
+        deadline = max(deadline, time.monotonic() + manager.start_wait_seconds)
+        patient_until = time.monotonic() + timeout / 2
+        while not manager.start_gate.acquire(timeout=_TURN_POLL_S):
+            # Waiting for a turn to start a worker. Past half the function's timeout, a worker of this
+            # function that has freed up serves the request rather than a cold start: a burst of 50
+            # on a laptop's two cores would otherwise queue 50 inits, the last far past the timeout.
+            # (Before that, each request keeps its own cold start, as in Lambda, so N concurrent
+            # requests leave N warm workers.)
             with manager.changed:
-                self._starting -= 1
-            manager.free_slot()
-            raise Throttled(f"no worker of {self.config.logical_id} could start within {timeout} s")
+                patient = time.monotonic() < patient_until
+                warm = self.idle.pop() if self.idle and not patient else None
+                if warm is not None or time.monotonic() >= deadline or manager.closed:
+                    self._starting -= 1
+            if warm is not None:
+                manager.free_slot()
+                return warm
+            if time.monotonic() >= deadline or manager.closed:
+                manager.free_slot()
+                waited = max(timeout, manager.start_wait_seconds)
+                raise Throttled(f"no worker of {self.config.logical_id} could start within {waited:g} s")
         try:
             return self._start_worker()
         finally:

@@ -358,8 +358,8 @@ def test_cold_starts_take_turns_beyond_max_starting(
 def test_a_request_that_cannot_start_a_worker_within_its_timeout_is_throttled(
     managers: Callable[..., WorkerManager], code_dir: Path
 ) -> None:
-    # Given one init at a time, and five cold starts of 0.4 s each queued for it
-    manager = managers(max_starting=1)
+    # Given one init at a time, a wait for a turn of at most 1 s, and five cold starts of 0.4 s queued
+    manager = managers(max_starting=1, start_wait_seconds=1)
     slow = manager.pool(config(code_dir, "SlowInit", handler="slow_init.handle"), log=lambda line: None)
     hurried = manager.pool(config(code_dir, "Hurried", timeout_s=1), log=lambda line: None)
     with ThreadPoolExecutor(max_workers=5) as executor:
@@ -372,6 +372,21 @@ def test_a_request_that_cannot_start_a_worker_within_its_timeout_is_throttled(
         assert len({future.result()["pid"] for future in starts}) == 5
     # Then it was throttled, and once the inits are done it starts as usual
     assert pid_of(hurried) > 0
+
+
+def test_past_half_its_timeout_a_request_waiting_for_a_turn_takes_a_freed_worker(
+    managers: Callable[..., WorkerManager], code_dir: Path
+) -> None:
+    # Given one init at a time, inits of 0.4 s and a function with a 2 s timeout
+    manager = managers(max_starting=1)
+    pool = manager.pool(
+        config(code_dir, "SlowBurst", timeout_s=2, handler="slow_init.handle"), log=lambda line: None
+    )
+    # When twelve requests arrive at once (twelve cold starts in turn would take 4.8 s)
+    results = concurrently([lambda: pool.invoke({})] * 12)
+    # Then none was throttled: those that waited past 1 s took a worker another request had freed
+    assert len(results) == 12
+    assert 2 <= len({result["pid"] for result in results}) < 12
 
 
 # ---------------------------------------------------------------------- stopping
