@@ -29,7 +29,7 @@ from fleetgate.clock import now_ms
 from fleetgate.domain.commands import Answer, Command, CommandSpec, IdScheme, State, Vocabulary
 from fleetgate.domain.devices import Device
 from fleetgate.errors import FleetgateError, InvalidRequest, InvalidStateTransition, NotFound, PayloadTooLarge
-from fleetgate.jsonutil import dumps
+from fleetgate.jsonutil import dumps, integer
 from fleetgate.services import commands as engine
 from fleetgate.settings import get_settings
 
@@ -273,12 +273,9 @@ def parse_response(body: dict[str, Any], client_token: str | None) -> CommandRes
     result_json = None if result is None else dumps(result)
     if result_json is not None and len(result_json.encode()) > MAX_RESULT_BYTES:
         raise PayloadTooLarge(f"result exceeds the limit of {MAX_RESULT_BYTES} bytes (compact JSON)")
-    timestamp = body.get("timestamp")
-    if timestamp is not None and (
-        isinstance(timestamp, bool)
-        or not isinstance(timestamp, int)
-        or not 0 <= timestamp <= MAX_DEVICE_TIMESTAMP
-    ):
+    raw_timestamp = body.get("timestamp")
+    timestamp = integer(raw_timestamp)
+    if raw_timestamp is not None and (timestamp is None or not 0 <= timestamp <= MAX_DEVICE_TIMESTAMP):
         raise InvalidRequest("timestamp must be a non-negative integer")
     return CommandResponse(execution_id, CommandStatus(status), result_json, timestamp, client_token)
 
