@@ -4,27 +4,58 @@ models, so the two cannot drift apart."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictStr,
+    model_validator,
+)
 
 from fleetgate.dialects.thingdatas.commands import MAX_ACTION, MAX_TTL_S
 from fleetgate.dialects.thingsboard.rpc import MAX_METHOD
-from fleetgate.domain.apikeys import MAX_NAME
+from fleetgate.domain.apikeys import MAX_NAME, MAX_PATH, MAX_PERMISSIONS, MAX_THINGS, METHODS
 from fleetgate.domain.claims import MAX_SECRET
 from fleetgate.domain.groups import MAX_DESCRIPTION
+from fleetgate.domain.jobs import MAX_COMMENT, MAX_GROUP_TARGETS, MAX_PER_MINUTE, MAX_THING_TARGETS
+from fleetgate.domain.jobs import MAX_DESCRIPTION as MAX_JOB_DESCRIPTION
+from fleetgate.domain.jobs import MAX_TIMEOUT_MINUTES as MAX_JOB_TIMEOUT_MINUTES
 from fleetgate.domain.ota import ALGORITHMS, MAX_TEXT
+from fleetgate.jsonutil import integer
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _any_case(word: str) -> str:
+    """A regular expression for ``word`` in any letter case (JSON Schema patterns have no flags)."""
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else f"\\{c}" for c in word)
+
+
+def _json_integer(value: Any) -> Any:
+    """A JSON integer, also when written with a zero fraction (``3.0``): JSON Schema's ``integer``."""
+    number = integer(value) if isinstance(value, float) else None
+    return value if number is None else number
+
+
+# an integer as JSON Schema has it: 3 or 3.0, never "3" or true
+StrictInt = Annotated[int, BeforeValidator(_json_integer), Field(strict=True)]
+
+THING_NAME = r"^[a-zA-Z0-9:_-]{1,128}$"  # fleetgate.domain.devices.NAME_PATTERN
+ThingName = Annotated[str, Field(pattern=THING_NAME)]
+
+
 # --------------------------------------------------------------------------- auth
 class LoginRequest(BaseModel):
     name: str = Field(min_length=1, max_length=128)
     password: str = Field(min_length=1, max_length=256)
-    acceptEULA: bool | None = None
+    acceptEULA: StrictBool | None = None
 
 
 # --------------------------------------------------------------------------- devices
@@ -42,14 +73,21 @@ class ClaimDeviceRequest(BaseModel):
 
 # --------------------------------------------------------------------------- API keys
 class PermissionModel(_Strict):
-    method: str = Field(min_length=1, max_length=8)
-    path: str = Field(min_length=1, max_length=256)
+    method: str = Field(
+        pattern="^(" + "|".join(_any_case(m) for m in sorted(METHODS)) + ")$",
+        description="an HTTP method (any case) or * for any",
+    )
+    path: str = Field(
+        max_length=MAX_PATH, pattern=r"^/[A-Za-z0-9._~{}/-]*$", description="a path prefix, by whole segments"
+    )  # fleetgate.domain.apikeys.PATH_PATTERN
 
 
 class CreateApiKeyRequest(_Strict):
     name: str = Field(min_length=1, max_length=MAX_NAME)
-    permissions: list[PermissionModel]
-    thingNames: list[str] | None = None
+    permissions: list[PermissionModel] = Field(min_length=1, max_length=MAX_PERMISSIONS)
+    thingNames: list[ThingName] | None = Field(
+        default=None, min_length=1, max_length=MAX_THINGS, description="absent: every thing"
+    )
 
 
 # --------------------------------------------------------------------------- commands and RPC
@@ -79,35 +117,60 @@ class CreateGroupRequest(_Strict):
 
 # --------------------------------------------------------------------------- jobs
 class TargetsModel(_Strict):
-    thingNames: list[StrictStr] | None = None
-    thingGroupNames: list[StrictStr] | None = None
+    """At least one thing or thing group (duplicates count once)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["thingNames"], "properties": {"thingNames": {"type": "array", "minItems": 1}}},
+                {
+                    "required": ["thingGroupNames"],
+                    "properties": {"thingGroupNames": {"type": "array", "minItems": 1}},
+                },
+            ]
+        },
+    )
+
+    thingNames: list[ThingName] | None = Field(default=None, max_length=MAX_THING_TARGETS)
+    thingGroupNames: list[ThingName] | None = Field(default=None, max_length=MAX_GROUP_TARGETS)
+
+    @model_validator(mode="after")
+    def _names_something(self) -> TargetsModel:
+        if not self.thingNames and not self.thingGroupNames:
+            raise ValueError("targets must name at least one thing or thing group")
+        return self
 
 
 class RolloutModel(_Strict):
-    maximumPerMinute: StrictInt
+    maximumPerMinute: StrictInt = Field(ge=1, le=MAX_PER_MINUTE)
 
 
 class CriterionModel(_Strict):
-    failureType: StrictStr
-    action: StrictStr
-    thresholdPercentage: StrictInt | StrictFloat
-    minNumberOfExecutedThings: StrictInt
+    failureType: Literal["FAILED", "REJECTED", "TIMED_OUT", "ALL"]
+    action: Literal["CANCEL"]
+    thresholdPercentage: StrictInt | StrictFloat = Field(
+        gt=0, le=100, description="at most two digits after the decimal point"
+    )
+    minNumberOfExecutedThings: StrictInt = Field(ge=1)
 
 
 class AbortModel(_Strict):
-    criteriaList: list[CriterionModel]
+    criteriaList: list[CriterionModel] = Field(min_length=1, description="one criterion per failureType")
 
 
 class TimeoutModel(_Strict):
-    inProgressTimeoutInMinutes: StrictInt
+    inProgressTimeoutInMinutes: StrictInt = Field(ge=1, le=MAX_JOB_TIMEOUT_MINUTES)
 
 
 class CreateJobRequest(_Strict):
-    jobId: StrictStr | None = None
-    description: StrictStr | None = None
-    document: Any
+    jobId: StrictStr | None = Field(
+        default=None, pattern=r"^[a-zA-Z0-9_-]{1,64}$"
+    )  # domain.jobs.JOB_ID_PATTERN
+    description: StrictStr | None = Field(default=None, max_length=MAX_JOB_DESCRIPTION)
+    document: dict[str, Any] = Field(description="a JSON object, at most 32 KiB as compact JSON")
     targets: TargetsModel
-    targetSelection: StrictStr | None = None
+    targetSelection: Literal["SNAPSHOT", "CONTINUOUS"] | None = None
     jobExecutionsRolloutConfig: RolloutModel | None = None
     abortConfig: AbortModel | None = None
     timeoutConfig: TimeoutModel | None = None
@@ -115,8 +178,10 @@ class CreateJobRequest(_Strict):
 
 class CancelJobRequest(_Strict):
     force: StrictBool = False
-    reasonCode: StrictStr | None = None
-    comment: StrictStr | None = None
+    reasonCode: StrictStr | None = Field(default=None, pattern=r"^[A-Z0-9_]{1,128}$")
+    comment: StrictStr | None = Field(
+        default=None, min_length=1, max_length=MAX_COMMENT, description="no control characters"
+    )
 
 
 # --------------------------------------------------------------------------- OTA
@@ -128,7 +193,7 @@ class CreatePackageRequest(_Strict):
     fileName: str | None = None
     checksumAlgorithm: str | None = Field(default=None, description=", ".join(ALGORITHMS))
     checksum: str | None = None
-    size: int | None = Field(default=None, strict=True)
+    size: StrictInt | None = None
 
 
 class AssignRequest(_Strict):
