@@ -235,6 +235,9 @@ TOO_LARGE = Answer(
 FAILED = Answer(
     500, "Internal failure (empty body, or API Gateway's message)", GATEWAY, name="TbInternalFailure"
 )
+CONFLICT = Answer(
+    409, "Lost to a concurrent change: the reason as plain text; retry", _PLAIN, name="TbConflict"
+)
 BUSY = Answer(503, "A transient failure (throttling); retry (empty body)", name="TbServiceUnavailable")
 WRITTEN = Answer(200, "Accepted (empty body)", name="TbWritten")
 NOTHING_YET = Answer(
@@ -256,7 +259,7 @@ def _operation(
     description: str = "",
 ) -> Operation:
     common = (BAD_REQUEST,) + (() if open_route else (UNKNOWN_TOKEN,))
-    common_tail = ((TOO_LARGE,) if request else ()) + (FAILED, BUSY)
+    common_tail = (CONFLICT,) + ((TOO_LARGE,) if request else ()) + (FAILED, BUSY)
     statuses = {a.status for a in answers}
     merged = answers + tuple(a for a in common + common_tail if a.status not in statuses)
     return Operation(
