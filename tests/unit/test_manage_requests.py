@@ -8,8 +8,16 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from fleetgate.contracts.manage_requests import CreateApiKeyRequest, CreateJobRequest, SendCommandRequest
-from fleetgate.domain import jobs
+from fleetgate.contracts.manage_requests import (
+    AssignRequest,
+    CreateApiKeyRequest,
+    CreateGroupRequest,
+    CreateJobRequest,
+    CreatePackageRequest,
+    SendCommandRequest,
+)
+from fleetgate.dialects.thingdatas.commands import checked_execution_id
+from fleetgate.domain import jobs, ota
 from fleetgate.domain.apikeys import new_api_key
 from fleetgate.errors import InvalidRequest
 
@@ -111,3 +119,94 @@ def test_a_job_body_is_valid_for_the_model_exactly_when_the_domain_takes_it(body
 )
 def test_an_integer_field_takes_what_json_schema_calls_an_integer(ttl: Any, valid: bool) -> None:
     assert _model_accepts(SendCommandRequest, {"action": "reboot", "ttl": ttl}) == valid
+
+
+def _domain_accepts_package(body: dict[str, Any]) -> bool:
+    try:
+        ota.new_package(
+            body["type"],
+            body["title"],
+            body["version"],
+            content_type=body.get("contentType"),
+            file_name=body.get("fileName"),
+            checksum_algorithm=body.get("checksumAlgorithm"),
+            checksum=body.get("checksum"),
+            size=body.get("size"),
+            now_ms=0,
+        )
+    except InvalidRequest:
+        return False
+    return True
+
+
+PACKAGE = {"type": "FIRMWARE", "title": "thermostat", "version": "1.0"}
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"type": "SOFTWARE", "contentType": "application/zip", "fileName": "fw-1.0.bin", "size": 1},
+        {"title": "a.b c", "version": " 2 "},
+        {"type": ""},
+        {"type": "firmware"},
+        {"title": ""},
+        {"title": "   "},
+        {"title": "."},
+        {"title": ".."},
+        {"title": "a/b"},
+        {"title": "a\\b"},
+        {"title": "a\tb"},
+        {"title": "t" * 256},
+        {"version": ""},
+        {"version": "1\n"},
+        {"contentType": ""},
+        {"contentType": "binary"},
+        {"contentType": "application/zip\n"},
+        {"fileName": "a.bin\n"},
+        {"fileName": ""},
+        {"fileName": "..."},
+        {"fileName": "a b"},
+        {"checksumAlgorithm": ""},
+        {"checksumAlgorithm": "SHA1"},
+        {"size": 0},
+    ],
+)
+def test_a_package_body_is_valid_for_the_model_exactly_when_the_domain_takes_it(
+    changes: dict[str, Any],
+) -> None:
+    body = PACKAGE | changes
+    assert _model_accepts(CreatePackageRequest, body) == _domain_accepts_package(body)
+
+
+def test_an_assignment_names_at_least_one_package() -> None:
+    assert not _model_accepts(AssignRequest, {})
+    assert _model_accepts(AssignRequest, {"firmwareId": None})
+    assert AssignRequest.model_json_schema()["minProperties"] == 1
+
+
+@pytest.mark.parametrize(
+    ("execution_id", "valid"),
+    [
+        ("6f1f8e1c-8a8b-4b8e-9a53-3d5f0e0c1a2b", True),
+        ("6F1F8E1C8A8B4B8E9A533D5F0E0C1A2B", True),
+        ("", False),
+        ("{6f1f8e1c-8a8b-4b8e-9a53-3d5f0e0c1a2b}", False),
+        ("urn:uuid:6f1f8e1c-8a8b-4b8e-9a53-3d5f0e0c1a2b", False),
+    ],
+)
+def test_a_command_execution_id_is_a_uuid_for_the_model_and_the_dialect(
+    execution_id: str, valid: bool
+) -> None:
+    assert _model_accepts(SendCommandRequest, {"action": "reboot", "executionId": execution_id}) == valid
+    try:
+        checked_execution_id(execution_id)
+        taken = True
+    except InvalidRequest:
+        taken = False
+    assert taken == valid
+
+
+@pytest.mark.parametrize(("name", "valid"), [("floor-1", True), ("a:b_c", True), ("", False), ("a b", False)])
+def test_a_group_name_follows_the_thing_name_rule(name: str, valid: bool) -> None:
+    assert _model_accepts(CreateGroupRequest, {"name": name}) == valid

@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from fleetgate.dialects.thingdatas.commands import MAX_ACTION, MAX_TTL_S
+from fleetgate.dialects.thingdatas.commands import MAX_ACTION, MAX_TTL_S, UUID_TEXT
 from fleetgate.dialects.thingsboard.rpc import MAX_METHOD
 from fleetgate.domain.apikeys import MAX_NAME, MAX_PATH, MAX_PERMISSIONS, MAX_THINGS, METHODS
 from fleetgate.domain.claims import MAX_SECRET
@@ -25,7 +25,7 @@ from fleetgate.domain.groups import MAX_DESCRIPTION
 from fleetgate.domain.jobs import MAX_COMMENT, MAX_GROUP_TARGETS, MAX_PER_MINUTE, MAX_THING_TARGETS
 from fleetgate.domain.jobs import MAX_DESCRIPTION as MAX_JOB_DESCRIPTION
 from fleetgate.domain.jobs import MAX_TIMEOUT_MINUTES as MAX_JOB_TIMEOUT_MINUTES
-from fleetgate.domain.ota import ALGORITHMS, MAX_TEXT
+from fleetgate.domain.ota import ALGORITHMS, MAX_PACKAGE_BYTES, MAX_TEXT
 from fleetgate.jsonutil import integer
 
 
@@ -45,7 +45,8 @@ def _json_integer(value: Any) -> Any:
 
 
 # an integer as JSON Schema has it: 3 or 3.0, never "3" or true
-StrictInt = Annotated[int, BeforeValidator(_json_integer), Field(strict=True)]
+_AS_INTEGER = BeforeValidator(_json_integer)  # after any constraints, or their schema is lost in a union
+StrictInt = Annotated[int, Field(strict=True), _AS_INTEGER]
 
 THING_NAME = r"^[a-zA-Z0-9:_-]{1,128}$"  # fleetgate.domain.devices.NAME_PATTERN
 ThingName = Annotated[str, Field(pattern=THING_NAME)]
@@ -94,8 +95,12 @@ class CreateApiKeyRequest(_Strict):
 class SendCommandRequest(_Strict):
     action: str = Field(min_length=1, max_length=MAX_ACTION)
     params: Any = None
-    ttl: StrictInt | None = Field(default=None, ge=1, le=MAX_TTL_S)
-    executionId: str | None = None  # a UUID the operator chooses (default: a new one)
+    ttl: Annotated[int, Field(strict=True, ge=1, le=MAX_TTL_S), _AS_INTEGER] | None = None
+    executionId: str | None = Field(
+        default=None,
+        pattern="^" + UUID_TEXT.pattern.removesuffix("\\Z") + "$",
+        description="a UUID the operator chooses (default: a new one)",
+    )
 
 
 class SendRpcRequest(_Strict):
@@ -111,7 +116,7 @@ class SendRpcRequest(_Strict):
 
 # --------------------------------------------------------------------------- thing groups
 class CreateGroupRequest(_Strict):
-    name: str = Field(min_length=1, max_length=128)
+    name: ThingName  # fleetgate.domain.groups.NAME_PATTERN
     description: str | None = Field(default=None, max_length=MAX_DESCRIPTION)
 
 
@@ -149,9 +154,10 @@ class RolloutModel(_Strict):
 class CriterionModel(_Strict):
     failureType: Literal["FAILED", "REJECTED", "TIMED_OUT", "ALL"]
     action: Literal["CANCEL"]
-    thresholdPercentage: StrictInt | StrictFloat = Field(
-        gt=0, le=100, description="at most two digits after the decimal point"
-    )
+    thresholdPercentage: (
+        Annotated[int, Field(strict=True, gt=0, le=100), _AS_INTEGER]
+        | Annotated[StrictFloat, Field(gt=0, le=100)]
+    ) = Field(description="at most two digits after the decimal point")
     minNumberOfExecutedThings: StrictInt = Field(ge=1)
 
 
@@ -185,22 +191,48 @@ class CancelJobRequest(_Strict):
 
 
 # --------------------------------------------------------------------------- OTA
+_NO_CONTROL = r"[^\x00-\x1f\x7f]"  # fleetgate.domain.ota: no control characters, not blank
+_END = r"(?![\s\S])"  # the very end, in any engine (Python's $ also matches before a final newline)
+
+
 class CreatePackageRequest(_Strict):
-    type: str = Field(description="FIRMWARE or SOFTWARE")
-    title: str = Field(min_length=1, max_length=MAX_TEXT)
-    version: str = Field(min_length=1, max_length=MAX_TEXT)
-    contentType: str | None = None
-    fileName: str | None = None
-    checksumAlgorithm: str | None = Field(default=None, description=", ".join(ALGORITHMS))
-    checksum: str | None = None
-    size: StrictInt | None = None
+    model_config = ConfigDict(extra="forbid", regex_engine="python-re")  # the patterns look ahead
+
+    type: Literal["FIRMWARE", "SOFTWARE"]
+    title: str = Field(
+        pattern=rf"^(?!\.\.?$)(?=.*\S)[^\x00-\x1f\x7f/\\]{{1,{MAX_TEXT}}}{_END}",
+        description="no control characters, '/' or '\\'; not blank, '.' or '..'",
+    )
+    version: str = Field(pattern=rf"^(?=.*\S){_NO_CONTROL}{{1,{MAX_TEXT}}}{_END}", description="not blank")
+    contentType: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}" + _END,
+        description="a media type; default application/octet-stream",
+    )
+    fileName: str | None = Field(
+        default=None, pattern=r"^(?!\.+$)[A-Za-z0-9._+~-]{1,255}" + _END, description="default <type>.bin"
+    )
+    checksumAlgorithm: Literal[ALGORITHMS] | None = None  # type: ignore[valid-type]
+    checksum: str | None = Field(
+        default=None, pattern="^[0-9a-fA-F]+" + _END, description="hex, of the algorithm's digest length"
+    )
+    size: Annotated[int, Field(strict=True, ge=1, le=MAX_PACKAGE_BYTES), _AS_INTEGER] | None = None
 
 
 class AssignRequest(_Strict):
-    """``firmwareId`` / ``softwareId``: an id assigns that package, null unassigns, absent keeps."""
+    """``firmwareId`` / ``softwareId``: an id assigns that package, null unassigns, absent keeps; at
+    least one of them."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
     firmwareId: str | None = None
     softwareId: str | None = None
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> AssignRequest:
+        if not self.model_fields_set:
+            raise ValueError("Name firmwareId and/or softwareId (an id to assign, null to unassign)")
+        return self
 
 
 # --------------------------------------------------------------------------- device profiles

@@ -19,6 +19,7 @@ its vocabulary, payloads, topics and view.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ MAX_TTL_S = 86_400
 MAX_PARAMS_BYTES = 65_536  # the MQTT payload must stay under AWS IoT Core's 128 KB
 MAX_RESULT_BYTES = 65_536
 MAX_DEVICE_TIMESTAMP = 10**15 - 1
+# 32 hex digits, hyphens between the groups optional (uuid.UUID alone also takes braces and "urn:uuid:")
+UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\Z")
 RESPONSE_FIELDS = frozenset({"thingName", "executionId", "status", "result", "timestamp", "clientToken"})
 
 
@@ -284,7 +287,7 @@ def checked_execution_id(value: Any) -> str:
     """An execution id: a UUID, in its canonical lower-case form."""
     if value is None:
         raise InvalidRequest("executionId is required")
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not UUID_TEXT.match(value):
         raise InvalidRequest("executionId must be a UUID")
     try:
         return str(uuid.UUID(value))
