@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jsonschema
 import pytest
 from pydantic import ValidationError
 
@@ -210,3 +211,21 @@ def test_a_command_execution_id_is_a_uuid_for_the_model_and_the_dialect(
 @pytest.mark.parametrize(("name", "valid"), [("floor-1", True), ("a:b_c", True), ("", False), ("a b", False)])
 def test_a_group_name_follows_the_thing_name_rule(name: str, valid: bool) -> None:
     assert _model_accepts(CreateGroupRequest, {"name": name}) == valid
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"checksum": "a" * 64},
+        {"checksum": "a" * 64, "checksumAlgorithm": "SHA256"},
+        {"checksum": "a" * 32, "checksumAlgorithm": "MD5"},
+        {"checksum": "a" * 128, "checksumAlgorithm": "sha512"},
+        {"checksum": "0"},
+        {"checksum": "a" * 32},
+        {"checksum": "a" * 64, "checksumAlgorithm": "CRC32"},
+    ],
+)
+def test_a_checksum_has_its_algorithms_length_for_the_model_and_the_domain(changes: dict[str, Any]) -> None:
+    body = PACKAGE | changes
+    documented = jsonschema.Draft202012Validator(CreatePackageRequest.model_json_schema()).is_valid(body)
+    assert _model_accepts(CreatePackageRequest, body) == _domain_accepts_package(body) == documented

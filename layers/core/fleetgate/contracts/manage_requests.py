@@ -25,7 +25,7 @@ from fleetgate.domain.groups import MAX_DESCRIPTION
 from fleetgate.domain.jobs import MAX_COMMENT, MAX_GROUP_TARGETS, MAX_PER_MINUTE, MAX_THING_TARGETS
 from fleetgate.domain.jobs import MAX_DESCRIPTION as MAX_JOB_DESCRIPTION
 from fleetgate.domain.jobs import MAX_TIMEOUT_MINUTES as MAX_JOB_TIMEOUT_MINUTES
-from fleetgate.domain.ota import ALGORITHMS, MAX_PACKAGE_BYTES, MAX_TEXT
+from fleetgate.domain.ota import ALGORITHMS, DEFAULT_ALGORITHM, DIGEST_LENGTHS, MAX_PACKAGE_BYTES, MAX_TEXT
 from fleetgate.jsonutil import integer
 
 
@@ -35,7 +35,9 @@ class _Strict(BaseModel):
 
 def _any_case(word: str) -> str:
     """A regular expression for ``word`` in any letter case (JSON Schema patterns have no flags)."""
-    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else f"\\{c}" for c in word)
+    return "".join(
+        f"[{c.upper()}{c.lower()}]" if c.isalpha() else c if c.isdigit() else f"\\{c}" for c in word
+    )
 
 
 def _json_integer(value: Any) -> Any:
@@ -196,7 +198,39 @@ _END = r"(?![\s\S])"  # the very end, in any engine (Python's $ also matches bef
 
 
 class CreatePackageRequest(_Strict):
-    model_config = ConfigDict(extra="forbid", regex_engine="python-re")  # the patterns look ahead
+    # the patterns look ahead; a checksum has its algorithm's digest length (SHA256 when none is named)
+    model_config = ConfigDict(
+        extra="forbid",
+        regex_engine="python-re",
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": (
+                        {
+                            "properties": {
+                                "checksumAlgorithm": {
+                                    "anyOf": [{"pattern": f"^{_any_case(algorithm)}$"}, {"type": "null"}]
+                                }
+                            }
+                        }
+                        if algorithm == DEFAULT_ALGORITHM
+                        else {
+                            "properties": {"checksumAlgorithm": {"pattern": f"^{_any_case(algorithm)}$"}},
+                            "required": ["checksumAlgorithm"],
+                        }
+                    ),
+                    "then": {
+                        "properties": {
+                            "checksum": {
+                                "anyOf": [{"pattern": f"^[0-9a-fA-F]{{{length}}}$"}, {"type": "null"}]
+                            }
+                        }
+                    },
+                }
+                for algorithm, length in DIGEST_LENGTHS.items()
+            ]
+        },
+    )
 
     type: Literal["FIRMWARE", "SOFTWARE"]
     title: str = Field(
@@ -212,11 +246,22 @@ class CreatePackageRequest(_Strict):
     fileName: str | None = Field(
         default=None, pattern=r"^(?!\.+$)[A-Za-z0-9._+~-]{1,255}" + _END, description="default <type>.bin"
     )
-    checksumAlgorithm: Literal[ALGORITHMS] | None = None  # type: ignore[valid-type]
+    checksumAlgorithm: str | None = Field(
+        default=None,
+        pattern="^(" + "|".join(_any_case(a) for a in ALGORITHMS) + ")" + _END,
+        description=", ".join(ALGORITHMS) + " (any case); default " + DEFAULT_ALGORITHM,
+    )
     checksum: str | None = Field(
         default=None, pattern="^[0-9a-fA-F]+" + _END, description="hex, of the algorithm's digest length"
     )
     size: Annotated[int, Field(strict=True, ge=1, le=MAX_PACKAGE_BYTES), _AS_INTEGER] | None = None
+
+    @model_validator(mode="after")
+    def _checksum_fits(self) -> CreatePackageRequest:
+        algorithm = (self.checksumAlgorithm or DEFAULT_ALGORITHM).upper()
+        if self.checksum is not None and len(self.checksum) != DIGEST_LENGTHS[algorithm]:
+            raise ValueError(f"checksum must be {DIGEST_LENGTHS[algorithm]} hex digits for {algorithm}")
+        return self
 
 
 class AssignRequest(_Strict):
