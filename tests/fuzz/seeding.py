@@ -4,6 +4,7 @@ stack, so generated requests carry credentials and ids that get past authenticat
 from __future__ import annotations
 
 import base64
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,11 +31,14 @@ class Seeds:
     provision_key: str
     provision_secret: str = field(repr=False)
     package_id: str
+    package_title: str  # the device's firmware, as its ThingsBoard download must name it
+    package_version: str
     rpc_id: str  # an operator RPC of the device (UUID)
     rpc_request_id: int  # the same RPC's per-device integer id, as the device sees it
     execution_id: str  # a ThingDatas command of the device
     job_id: str  # a job targeting the thing
     group_name: str
+    now_ms: int  # the seeding time, epoch milliseconds
 
     @property
     def basic(self) -> str:
@@ -108,11 +112,14 @@ def seed(fuzz_stack: LocalStack) -> Seeds:
         provision_key=profile["provisionDeviceKey"],
         provision_secret=profile["provisionDeviceSecret"],
         package_id=package["id"],
+        package_title=package["title"],
+        package_version=package["version"],
         rpc_id=rpc["rpcId"],
         rpc_request_id=int(rpc["id"]),
         execution_id=command["executionId"],
         job_id=job["jobId"],
         group_name=group["name"],
+        now_ms=int(time.time() * 1000),
     )
 
 

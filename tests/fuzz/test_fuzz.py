@@ -23,6 +23,8 @@ pytestmark = pytest.mark.e2e
 MIN_REQUESTS = 1000
 SEED = int(os.environ.get("FUZZ_SEED", "20261201"))  # a fixed seed keeps CI reproducible
 # Examples per operation and phase: the dialects have 11, 8 and 60 operations.
+# positive_data_acceptance's default statuses for a valid request
+ACCEPTED = ["2xx", "3xx", 401, 403, 404, 409, 429, "5xx"]
 MAX_EXAMPLES = {"ThingsBoard": 60, "ThingDatas": 70, "Operator": 6}
 
 
@@ -55,8 +57,29 @@ def config(seeds: Seeds, tag: str) -> dict[str, Any]:
             "body.thingName": seeds.thing_name,
             "body.provisionDeviceKey": seeds.provision_key,
             "body.provisionDeviceSecret": seeds.provision_secret,
+            # a device joins a profile that exists (an unknown profileId is a 400: no schema knows ids)
+            "body.profileId": seeds.profile_id,
+            # an event's timestamp may be at most a day ahead of the server's clock, a bound no schema
+            # can state: the seeding time stands in for it
+            "body.timestamp": seeds.now_ms,
+            # a package download names the assigned package (another title or version is ThingsBoard's 400)
+            "query.title": seeds.package_title,
+            "query.version": seeds.package_version,
         },
         "operations": [
+            # a long-poll with nothing to deliver ends in its documented 408, whatever the request
+            {
+                "include-path-regex": r"^/api/v1/\{token\}/(rpc|attributes/updates)$",
+                "include-method": "GET",
+                "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, 408]}},
+            },
+            # a two-way RPC no device answers in time is the documented 504 (harness.DOWNSTREAM_TIMEOUTS)
+            {
+                "include-path-regex": r"^/manage/v1/devices/\{id\}/rpc$",
+                "include-method": "POST",
+                "parameters": {"path.id": seeds.device_id},
+                "checks": {"not_a_server_error": {"expected-statuses": ["2xx", "3xx", "4xx", 504]}},
+            },
             {"include-path-regex": "^/manage/v1/devices/", "parameters": {"path.id": seeds.device_id}},
             {
                 "include-path-regex": "^/manage/v1/device-profiles/",

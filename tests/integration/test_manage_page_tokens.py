@@ -225,6 +225,11 @@ def forgeries(key: dict[str, Any], listing: Listing) -> dict[str, Any]:
     numbers = [name for name, v in key.items() if "N" in v]
     if numbers:
         forged["not a number"] = key | {numbers[0]: {"N": "one"}}
+        forged["a number DynamoDB cannot hold"] = key | {numbers[0]: {"N": "1e400"}}
+        forged["a number of 39 digits"] = key | {numbers[0]: {"N": "1" * 39}}
+    strings = [name for name, v in key.items() if "S" in v and name != listing.scope]
+    if strings:
+        forged["an empty string"] = key | {strings[0]: {"S": ""}}
     if listing.prefix is not None:
         name, outside = listing.prefix
         forged["outside the listing"] = key | {name: {"S": outside}}

@@ -149,7 +149,7 @@ TOO_BIG = {"blob": "x" * 65_530}
         (an_event(severity=1), 400, "InvalidRequest"),
         ({"thingName": THING, "eventType": "x"}, 400, "InvalidRequest"),  # no timestamp
         (an_event(timestamp="1748390400000"), 400, "InvalidRequest"),
-        (an_event(timestamp=1748390400000.0), 400, "InvalidRequest"),
+        (an_event(timestamp=1748390400000.5), 400, "InvalidRequest"),  # 1748390400000.0 is an integer
         (an_event(timestamp=True), 400, "InvalidRequest"),
         (an_event(timestamp=1748390400), 400, "InvalidRequest"),  # seconds: before 2000 as milliseconds
         (an_event(timestamp=-1), 400, "InvalidRequest"),

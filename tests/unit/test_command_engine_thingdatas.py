@@ -311,6 +311,13 @@ def test_execution_ids_are_canonical_uuids() -> None:
     assert parse_response({"executionId": upper, "status": "SUCCEEDED"}, None).execution_id == EXECUTION_ID
 
 
+def test_a_timestamp_written_with_a_zero_fraction_is_that_integer() -> None:
+    answer = parse_response({"executionId": EXECUTION_ID, "status": "SUCCEEDED", "timestamp": 7.0}, None)
+
+    assert answer.device_timestamp == 7
+    assert type(answer.device_timestamp) is int
+
+
 @pytest.mark.parametrize(
     ("body", "error"),
     [
@@ -319,7 +326,7 @@ def test_execution_ids_are_canonical_uuids() -> None:
         ({"executionId": EXECUTION_ID}, InvalidRequest),
         ({"executionId": EXECUTION_ID, "status": "SENT"}, InvalidRequest),
         ({"executionId": EXECUTION_ID, "status": {"s": 1}}, InvalidRequest),
-        ({"executionId": EXECUTION_ID, "status": "SUCCEEDED", "timestamp": 1.0}, InvalidRequest),
+        ({"executionId": EXECUTION_ID, "status": "SUCCEEDED", "timestamp": 1.5}, InvalidRequest),
         ({"executionId": EXECUTION_ID, "status": "SUCCEEDED", "timestamp": False}, InvalidRequest),
         ({"executionId": EXECUTION_ID, "status": "SUCCEEDED", "timestamp": 10**15}, InvalidRequest),
         ({"executionId": EXECUTION_ID, "status": "SUCCEEDED", "extra": 1}, InvalidRequest),

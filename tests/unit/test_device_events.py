@@ -56,12 +56,19 @@ def test_timestamp_bounds_are_inclusive(timestamp: int) -> None:
     assert parse_event(SEED | {"timestamp": timestamp}, NOW).timestamp == timestamp
 
 
+def test_a_timestamp_written_with_a_zero_fraction_is_that_integer() -> None:
+    timestamp = parse_event(SEED | {"timestamp": float(NOW)}, NOW).timestamp
+
+    assert (timestamp, type(timestamp)) == (NOW, int)
+
+
 @pytest.mark.parametrize(
     ("changes", "error"),
     [
         ({"timestamp": MIN_TIMESTAMP_MS - 1}, InvalidRequest),
         ({"timestamp": NOW + 86_400_001}, InvalidRequest),
         ({"timestamp": None}, InvalidRequest),
+        ({"timestamp": NOW + 0.5}, InvalidRequest),
         ({"severity": ["warn"]}, InvalidRequest),
         ({"severity": {"level": "warn"}}, InvalidRequest),
         ({"eventType": "a/b"}, InvalidRequest),

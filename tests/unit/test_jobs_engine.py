@@ -603,7 +603,7 @@ def test_device_request_fields_are_typed() -> None:
         {"status": "IN_PROGRESS", "expectedVersion": 0},
         {"status": "IN_PROGRESS", "expectedVersion": "1"},
         {"status": "IN_PROGRESS", "expectedVersion": True},
-        {"status": "IN_PROGRESS", "expectedVersion": 1.0},
+        {"status": "IN_PROGRESS", "expectedVersion": 1.5},
         {"status": "IN_PROGRESS", "executionNumber": -1},
         {"status": "IN_PROGRESS", "includeJobExecutionState": "yes"},
         {"status": "IN_PROGRESS", "includeJobDocument": 1},
@@ -615,6 +615,25 @@ def test_device_request_fields_are_typed() -> None:
     assert wire.parse_describe({}, None).include_document is True
     update = wire.parse_update({"status": "FAILED"}, None)
     assert (update.include_state, update.include_document) == (False, False)
+
+
+def test_integers_written_with_a_zero_fraction_are_integers() -> None:
+    # JSON (and JSON Schema's "integer") makes 3.0 the integer 3; 3.5 is no integer
+    update = wire.parse_update(
+        {
+            "status": "IN_PROGRESS",
+            "expectedVersion": 2.0,
+            "executionNumber": 3.0,
+            "stepTimeoutInMinutes": 5.0,
+        },
+        None,
+    )
+    assert (update.expected_version, update.execution_number, update.step_timeout) == (2, 3, 5)
+    assert type(update.expected_version) is int
+    assert wire.parse_update({"status": "IN_PROGRESS", "stepTimeoutInMinutes": -1.0}, None).step_timeout == -1
+    assert wire.parse_describe({"executionNumber": 4.0}, None).execution_number == 4
+    with pytest.raises(InvalidRequest):
+        wire.parse_start_next({"stepTimeoutInMinutes": 5.5}, None)
 
 
 def test_job_ids_in_paths() -> None:

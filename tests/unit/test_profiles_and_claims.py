@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import string
 from typing import Any
 
 import pytest
 
+from fleetgate.contracts.thingsboard import TbClaimRequest
 from fleetgate.dialects.thingsboard.provisioning import parse_provision_request
 from fleetgate.domain import passwords
 from fleetgate.domain.claims import (
@@ -197,6 +199,8 @@ def test_mqtt_basic_rules_are_thingsboards(
         ({"secretKey": "abc"}, ClaimRequest("abc", DEFAULT_DURATION_MS)),
         ({"durationMs": 5000}, ClaimRequest("", 5000)),
         ({"durationMs": "5000"}, ClaimRequest("", 5000)),
+        ({"durationMs": "+5000"}, ClaimRequest("", 5000)),
+        ({"durationMs": "-5000"}, ClaimRequest("", DEFAULT_DURATION_MS)),
         ({"durationMs": 0}, ClaimRequest("", DEFAULT_DURATION_MS)),
         ({"durationMs": -1}, ClaimRequest("", DEFAULT_DURATION_MS)),
         ({"secretKey": 123, "durationMs": 1}, ClaimRequest("123", 1)),
@@ -227,6 +231,10 @@ def test_integral_number_literals_are_durations() -> None:
         {"durationMs": True},
         {"durationMs": "1.5"},
         {"durationMs": "NaN"},
+        {"durationMs": ""},
+        {"durationMs": " 5000"},
+        {"durationMs": "5e3"},
+        {"durationMs": "5000.0"},
         {"durationMs": 2**63},
         {"durationMs": 365 * DEFAULT_DURATION_MS + 1},
     ],
@@ -245,3 +253,31 @@ def test_a_window_matches_its_secret_and_expires_after_its_duration() -> None:
     assert not window.expired(6000)
     assert window.expired(6001)
     assert window.window_id != open_window("dev-1", ClaimRequest("abc", 1000), 5000).window_id
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        *(
+            "0",
+            "5000",
+            "+5000",
+            "-1",
+            "007",
+            str(365 * DEFAULT_DURATION_MS),
+            str(365 * DEFAULT_DURATION_MS + 1),
+        ),
+        *(str(-(2**63) + 1), str(-(2**63)), "", " 1", "1.0", "5e3", "1_000", "\u0661", "--1", "+-1"),
+    ],
+)
+def test_the_documented_duration_pattern_is_what_a_device_claim_accepts(text: str) -> None:
+    # the OpenAPI document's string form of durationMs states exactly the parser's rule
+    schema = TbClaimRequest.model_json_schema()["properties"]["durationMs"]["anyOf"][1]
+    documented = re.search(schema["pattern"], text) is not None
+    try:
+        parse_device_claim({"durationMs": text})
+        accepted = True
+    except InvalidRequest:
+        accepted = False
+
+    assert documented == accepted

@@ -57,13 +57,21 @@ REPORT_ERRORS = [
         {"state": {"reported": {}, "delta": {}}}, "State contains an invalid node: 'delta'", id="delta"
     ),
     pytest.param({"state": {"reported": {}}, "version": -1}, "Invalid version", id="negative-version"),
-    pytest.param({"state": {"reported": {}}, "version": 2.0}, "Invalid version", id="float-version"),
+    pytest.param({"state": {"reported": {}}, "version": 2.5}, "Invalid version", id="fractional-version"),
     pytest.param({"state": {"reported": {}}, "version": False}, "Invalid version", id="bool-version"),
     pytest.param(
         {"state": {"reported": {}}, "clientToken": "x" * 65}, "Invalid clientToken", id="long-token"
     ),
     pytest.param([SEED], "Invalid JSON", id="not-an-object"),
 ]
+
+
+def test_a_version_written_with_a_zero_fraction_is_that_integer():
+    # JSON (and JSON Schema's "integer") makes 2.0 the integer 2
+    update = parse_report({"state": {"reported": {}}, "version": 2.0})
+
+    assert update.version == 2
+    assert type(update.version) is int
 
 
 @pytest.mark.parametrize(("document", "message"), REPORT_ERRORS)

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from fleetgate.dialects.thingsboard import parse_attributes, parse_telemetry, typed_value
+from fleetgate.dialects.thingsboard import error_response, parse_attributes, parse_telemetry, typed_value
 from fleetgate.domain.telemetry import TelemetryRecord
-from fleetgate.errors import InvalidRequest
+from fleetgate.errors import Conflict, InvalidRequest, VersionConflict
 from fleetgate.jsonutil import NumberLiteral, dumps, loads, loads_lenient, plain
 
 SERVER_TS = 1_700_000_000_123
@@ -598,3 +598,13 @@ def test_lenient_json_rejects_what_gson_rejects(text):
 
     # Then it is invalid JSON
     assert caught.value.message.startswith("Invalid JSON")
+
+
+# --------------------------------------------------------------------------- errors
+@pytest.mark.parametrize("error", [Conflict("The resource was changed concurrently"), VersionConflict()])
+def test_a_lost_write_is_a_409_with_its_reason_never_a_500(error: Conflict) -> None:
+    answer = error_response(error)
+
+    assert answer["statusCode"] == 409
+    assert answer["body"] == error.message
+    assert answer["headers"]["content-type"].startswith("text/plain")

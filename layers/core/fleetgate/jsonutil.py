@@ -90,6 +90,18 @@ def checked(value: Any) -> Any:
     return value
 
 
+def integer(value: Any) -> int | None:
+    """``value`` as an integer when JSON calls it one: an int (not a bool), or a number written with a
+    zero fraction (``3.0``, which JSON and JSON Schema treat as the integer 3); None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
 def dumps(value: Any) -> str:
     """Compact JSON, as stored and as sent."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)

@@ -379,7 +379,14 @@ def _located(status: int, description: str) -> Answer:
     )
 
 
-_ANY_OBJECT = schema({"type": "object", "minProperties": 1, "description": "attribute → value"})
+_ANY_OBJECT = schema(
+    {
+        "type": "object",
+        "minProperties": 1,
+        "propertyNames": {"minLength": 1, "maxLength": 255},  # fleetgate.services.attributes
+        "description": "attribute → value; keys of 1-255 characters",
+    }
+)
 
 OPERATIONS: tuple[Operation, ...] = (
     _op(

@@ -31,12 +31,30 @@ ClientToken = Annotated[
     Field(default=None, min_length=1, max_length=MAX_CLIENT_TOKEN, description="1-64 bytes, echoed"),
 ]
 StatusDetails = Annotated[
-    dict[
-        Annotated[str, Field(pattern=r"^[a-zA-Z0-9:_-]{1,128}$")],
-        Annotated[str, Field(min_length=1, max_length=MAX_DETAIL_VALUE)],
-    ]
-    | None,
-    Field(default=None, max_length=MAX_STATUS_DETAILS, description="name → value, no control characters"),
+    dict[str, str] | None,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {
+                    "type": "object",
+                    "maxProperties": MAX_STATUS_DETAILS,
+                    "patternProperties": {
+                        r"^[a-zA-Z0-9:_-]{1,128}$": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": MAX_DETAIL_VALUE,
+                            # AWS's [^\p{C}]+: no control (nor format, private-use or unassigned) characters
+                            "pattern": r"^[^\x00-\x1f\x7f-\x9f]+$",
+                        }
+                    },
+                    "additionalProperties": False,
+                },
+                {"type": "null"},
+            ],
+            "description": "name → value, no control characters (Unicode category C)",
+        }
+    ),
+    Field(default=None),
 ]
 
 

@@ -27,6 +27,19 @@ MAX_METHOD = 255  # fleetgate.dialects.thingsboard.rpc.MAX_METHOD
 INT_MAX = 2**31 - 1
 LONG_TEXT_MAX = 10**19 - 1  # timeout: up to 19 digits, with an optional minus sign
 
+
+def at_most(limit: int) -> str:
+    """A regular expression for the decimal numbers from 0 to ``limit`` (no sign, no leading zeros)."""
+    digits = str(limit)
+    options = [f"[0-9]{{1,{len(digits) - 1}}}"] if len(digits) > 1 else []
+    for i, digit in enumerate(digits):
+        if digit != "0":
+            rest = len(digits) - i - 1
+            options.append(f"{digits[:i]}[0-{int(digit) - 1}]" + (f"[0-9]{{{rest}}}" if rest else ""))
+    options.append(digits)
+    return "(" + "|".join(options) + ")"
+
+
 _KEYS = {"propertyNames": {"minLength": 1, "maxLength": MAX_KEY}}
 _VALUES = {"type": "object", **_KEYS, "description": f"key → value; keys of 1-{MAX_KEY} characters"}
 _TS = {
@@ -104,7 +117,11 @@ class TbClaimRequest(BaseModel):
             {
                 "anyOf": [
                     {"type": "integer", "minimum": -(2**63) + 1, "maximum": MAX_DURATION_MS},
-                    {"type": "string", "description": "an integral number"},
+                    {
+                        "type": "string",
+                        "pattern": rf"^(\+?0*{at_most(MAX_DURATION_MS)}|-0*{at_most(2**63 - 1)})$",
+                        "description": "an integer in decimal digits, as Java's Long.parseLong reads it",
+                    },
                 ],
                 "description": "the claiming window in milliseconds; 0 or less: 24 hours",
             }
@@ -218,6 +235,9 @@ TOO_LARGE = Answer(
 FAILED = Answer(
     500, "Internal failure (empty body, or API Gateway's message)", GATEWAY, name="TbInternalFailure"
 )
+CONFLICT = Answer(
+    409, "Lost to a concurrent change: the reason as plain text; retry", _PLAIN, name="TbConflict"
+)
 BUSY = Answer(503, "A transient failure (throttling); retry (empty body)", name="TbServiceUnavailable")
 WRITTEN = Answer(200, "Accepted (empty body)", name="TbWritten")
 NOTHING_YET = Answer(
@@ -239,7 +259,7 @@ def _operation(
     description: str = "",
 ) -> Operation:
     common = (BAD_REQUEST,) + (() if open_route else (UNKNOWN_TOKEN,))
-    common_tail = ((TOO_LARGE,) if request else ()) + (FAILED, BUSY)
+    common_tail = (CONFLICT,) + ((TOO_LARGE,) if request else ()) + (FAILED, BUSY)
     statuses = {a.status for a in answers}
     merged = answers + tuple(a for a in common + common_tail if a.status not in statuses)
     return Operation(
@@ -345,7 +365,16 @@ OPERATIONS: tuple[Operation, ...] = (
         parameters=(
             path("requestId", {"type": "integer", "minimum": -(2**31), "maximum": INT_MAX}, "the RPC's id"),
         ),
-        request=Body({JSON: {"description": "any JSON, or text"}, "text/plain": {"type": "string"}}),
+        request=Body(
+            {
+                JSON: {"description": "any JSON, or text"},
+                "text/plain": {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "required, as in ThingsBoard",
+                },
+            }
+        ),
     ),
     _operation(
         "POST",

@@ -161,10 +161,19 @@ def _typed(value: Any, kind: str) -> bool:
         return False
     if kind == "N":
         try:
-            return Decimal(value[kind]).is_finite()
+            number = Decimal(value[kind])
         except ArithmeticError:
             return False
-    return kind == "S"
+        return number.is_finite() and _storable(number)
+    return kind == "S" and value[kind] != ""  # DynamoDB refuses an empty key string
+
+
+def _storable(number: Decimal) -> bool:
+    """Whether DynamoDB can hold ``number``: 38 significant digits, magnitude 1E-130 to below 1E+126."""
+    if number.is_zero():
+        return True
+    significant = "".join(map(str, number.as_tuple().digits)).strip("0")  # exact, unlike normalize()
+    return len(significant) <= 38 and Decimal("1e-130") <= abs(number) < Decimal("1e126")
 
 
 def query_page(

@@ -9,6 +9,7 @@ an owner opens no window (ThingsBoard only logs that), and the owner can release
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -16,9 +17,11 @@ from typing import Any
 
 from fleetgate.domain import passwords
 from fleetgate.errors import InvalidRequest
+from fleetgate.jsonutil import NumberLiteral
 
 DEFAULT_DURATION_MS = 86_400_000  # ThingsBoard's security.claim.duration
 MAX_DURATION_MS = 365 * DEFAULT_DURATION_MS
+_LONG_STRING = re.compile(r"[+-]?[0-9]+\Z")  # what Java's Long.parseLong reads (Gson's getAsLong of a string)
 MAX_SECRET = 1024
 
 
@@ -95,6 +98,8 @@ def _text(value: Any, name: str) -> str:
 
 def _long(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, str | int):
+        raise InvalidRequest("durationMs must be an integer number of milliseconds")
+    if isinstance(value, str) and not isinstance(value, NumberLiteral) and not _LONG_STRING.match(value):
         raise InvalidRequest("durationMs must be an integer number of milliseconds")
     try:
         number = Decimal(str(value).strip())

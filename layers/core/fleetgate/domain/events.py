@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleetgate.errors import InvalidRequest, PayloadTooLarge
-from fleetgate.jsonutil import dumps
+from fleetgate.jsonutil import dumps, integer
 
 EVENT_TYPE_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,128}\Z")
 APP_ID_PATTERN = re.compile(r"[^\x00-\x1f\x7f]{1,128}\Z")
@@ -112,13 +112,14 @@ def parse_event(body: dict[str, Any], now_ms: int) -> EventInput:
 def check_timestamp(value: Any, now_ms: int) -> int:
     if value is None:
         raise InvalidRequest("timestamp is required (Unix milliseconds)")
-    if isinstance(value, bool) or not isinstance(value, int):
+    timestamp = integer(value)
+    if timestamp is None:
         raise InvalidRequest("timestamp must be an integer (Unix milliseconds)")
-    if not MIN_TIMESTAMP_MS <= value <= now_ms + MAX_CLOCK_AHEAD_MS:
+    if not MIN_TIMESTAMP_MS <= timestamp <= now_ms + MAX_CLOCK_AHEAD_MS:
         raise InvalidRequest(
             "timestamp must be Unix milliseconds from 2000-01-01 up to a day ahead of the server's clock"
         )
-    return value
+    return timestamp
 
 
 def new_event(request: EventInput, *, device_id: str, now_ms: int, retention_days: int) -> Event:

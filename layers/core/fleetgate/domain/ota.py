@@ -68,14 +68,14 @@ class _Crc32:
         return (self._value & 0xFFFFFFFF).to_bytes(4, "little").hex()
 
 
-_DIGEST_LENGTHS = {"SHA256": 64, "SHA384": 96, "SHA512": 128, "MD5": 32, "CRC32": 8}
-ALGORITHMS = tuple(_DIGEST_LENGTHS)
+DIGEST_LENGTHS = {"SHA256": 64, "SHA384": 96, "SHA512": 128, "MD5": 32, "CRC32": 8}
+ALGORITHMS = tuple(DIGEST_LENGTHS)
 
 
 def new_hasher(algorithm: str) -> Hasher:
     if algorithm == "CRC32":
         return _Crc32()
-    if algorithm in _DIGEST_LENGTHS:
+    if algorithm in DIGEST_LENGTHS:
         return hashlib.new(algorithm.lower())
     raise InvalidRequest(f"checksumAlgorithm must be one of {', '.join(ALGORITHMS)}")
 
@@ -159,9 +159,9 @@ def new_package(
     new_hasher(algorithm)  # validates the name
     if checksum is not None:
         checksum = checksum.lower()
-        if len(checksum) != _DIGEST_LENGTHS[algorithm] or not all(c in "0123456789abcdef" for c in checksum):
+        if len(checksum) != DIGEST_LENGTHS[algorithm] or not all(c in "0123456789abcdef" for c in checksum):
             raise InvalidRequest(
-                f"checksum must be {_DIGEST_LENGTHS[algorithm]} hexadecimal digits for {algorithm}"
+                f"checksum must be {DIGEST_LENGTHS[algorithm]} hexadecimal digits for {algorithm}"
             )
     if size is not None and not 1 <= size <= MAX_PACKAGE_BYTES:
         raise InvalidRequest(f"size must be between 1 and {MAX_PACKAGE_BYTES} bytes")

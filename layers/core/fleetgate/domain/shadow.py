@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fleetgate.errors import InvalidRequest, PayloadTooLarge, VersionConflict
-from fleetgate.jsonutil import dumps
+from fleetgate.jsonutil import dumps, integer
 
 SECTIONS = ("desired", "reported")
 MAX_STATE_BYTES = 8192
@@ -87,8 +87,9 @@ def parse_update(document: Any, *, sections: tuple[str, ...] = SECTIONS) -> Shad
             raise InvalidRequest(f"State contains an invalid node: '{key}'")
         if value is not None and not isinstance(value, dict):
             raise InvalidRequest(f"{key.capitalize()} node must be an object")
-    version = document.get("version")
-    if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 0):
+    raw_version = document.get("version")
+    version = integer(raw_version)
+    if raw_version is not None and (version is None or version < 0):
         raise InvalidRequest("Invalid version")
     token = document.get("clientToken")
     if token is not None and (

@@ -19,6 +19,7 @@ its vocabulary, payloads, topics and view.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from fleetgate.clock import now_ms
 from fleetgate.domain.commands import Answer, Command, CommandSpec, IdScheme, State, Vocabulary
 from fleetgate.domain.devices import Device
 from fleetgate.errors import FleetgateError, InvalidRequest, InvalidStateTransition, NotFound, PayloadTooLarge
-from fleetgate.jsonutil import dumps
+from fleetgate.jsonutil import dumps, integer
 from fleetgate.services import commands as engine
 from fleetgate.settings import get_settings
 
@@ -39,6 +40,8 @@ MAX_TTL_S = 86_400
 MAX_PARAMS_BYTES = 65_536  # the MQTT payload must stay under AWS IoT Core's 128 KB
 MAX_RESULT_BYTES = 65_536
 MAX_DEVICE_TIMESTAMP = 10**15 - 1
+# 32 hex digits, hyphens between the groups optional (uuid.UUID alone also takes braces and "urn:uuid:")
+UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\Z")
 RESPONSE_FIELDS = frozenset({"thingName", "executionId", "status", "result", "timestamp", "clientToken"})
 
 
@@ -273,12 +276,9 @@ def parse_response(body: dict[str, Any], client_token: str | None) -> CommandRes
     result_json = None if result is None else dumps(result)
     if result_json is not None and len(result_json.encode()) > MAX_RESULT_BYTES:
         raise PayloadTooLarge(f"result exceeds the limit of {MAX_RESULT_BYTES} bytes (compact JSON)")
-    timestamp = body.get("timestamp")
-    if timestamp is not None and (
-        isinstance(timestamp, bool)
-        or not isinstance(timestamp, int)
-        or not 0 <= timestamp <= MAX_DEVICE_TIMESTAMP
-    ):
+    raw_timestamp = body.get("timestamp")
+    timestamp = integer(raw_timestamp)
+    if raw_timestamp is not None and (timestamp is None or not 0 <= timestamp <= MAX_DEVICE_TIMESTAMP):
         raise InvalidRequest("timestamp must be a non-negative integer")
     return CommandResponse(execution_id, CommandStatus(status), result_json, timestamp, client_token)
 
@@ -287,7 +287,7 @@ def checked_execution_id(value: Any) -> str:
     """An execution id: a UUID, in its canonical lower-case form."""
     if value is None:
         raise InvalidRequest("executionId is required")
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not UUID_TEXT.match(value):
         raise InvalidRequest("executionId must be a UUID")
     try:
         return str(uuid.UUID(value))

@@ -27,6 +27,7 @@ from fleetgate.domain.jobs import (
     has_control,
 )
 from fleetgate.errors import InvalidRequest
+from fleetgate.jsonutil import integer
 
 
 # --------------------------------------------------------------------------- requests
@@ -93,23 +94,25 @@ def parse_status_details(value: Any) -> dict[str, str] | None:
 def parse_step_timeout(value: Any, *, allow_clear: bool) -> int | None:
     if value is None:
         return None
-    if allow_clear and value == CLEAR_STEP_TIMER and _is_int(value):
+    minutes = integer(value)
+    if allow_clear and minutes == CLEAR_STEP_TIMER:
         return CLEAR_STEP_TIMER
-    if not _is_int(value) or not 1 <= value <= MAX_TIMEOUT_MINUTES:
+    if minutes is None or not 1 <= minutes <= MAX_TIMEOUT_MINUTES:
         clear = " (or -1 to clear the step timer)" if allow_clear else ""
         raise InvalidRequest(
             f"stepTimeoutInMinutes must be an integer from 1 to {MAX_TIMEOUT_MINUTES}{clear}"
         )
-    return int(value)
+    return minutes
 
 
 def _positive(body: Mapping[str, Any], name: str) -> int | None:
     value = body.get(name)
     if value is None:
         return None
-    if not _is_int(value) or value < 1:
+    number = integer(value)
+    if number is None or number < 1:
         raise InvalidRequest(f"{name} must be a positive integer")
-    return int(value)
+    return number
 
 
 def _flag(body: Mapping[str, Any], name: str, *, default: bool) -> bool:
@@ -119,10 +122,6 @@ def _flag(body: Mapping[str, Any], name: str, *, default: bool) -> bool:
     if not isinstance(value, bool):
         raise InvalidRequest(f"{name} must be true or false")
     return value
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 # --------------------------------------------------------------------------- answers

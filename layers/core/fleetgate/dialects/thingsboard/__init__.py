@@ -5,7 +5,8 @@ What it shares with ThingsBoard: the access token in the path (unknown → 401, 
 lenient JSON, ThingsBoard's value typing, ``{"client": ..., "shared": ...}`` reads, 200 with an empty
 body for writes, 413 with the JSON string ``"Payload size exceeds the limit of N bytes"``.
 Where it deliberately differs (docs/thingsboard.md, "Where we differ"): malformed JSON or a wrong shape
-is 400 with ThingsBoard's message as plain text, not 500; ``[]`` telemetry is 200, not a hang.
+is 400 with ThingsBoard's message as plain text, not 500; ``[]`` telemetry is 200, not a hang. A write
+that lost to a concurrent one is 409 with the reason as plain text (ThingsBoard's version conflict).
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ from fleetgate import clock
 from fleetgate.domain.devices import DeviceIdentity
 from fleetgate.domain.telemetry import MAX_TS, TelemetryRecord
 from fleetgate.endpoint import Outcome, Result, serve_http
-from fleetgate.errors import CallFailed, FleetgateError, InvalidRequest, PayloadTooLarge, retry_headers
+from fleetgate.errors import (
+    CallFailed,
+    Conflict,
+    FleetgateError,
+    InvalidRequest,
+    PayloadTooLarge,
+    retry_headers,
+)
 from fleetgate.http import HttpRequest, response
 from fleetgate.jsonutil import NumberLiteral, dumps, loads_lenient, plain
 from fleetgate.services import devices
@@ -82,6 +90,8 @@ def error_response(exc: FleetgateError) -> dict[str, Any]:
         return response(exc.status, dumps({"error": exc.message}), content_type="application/json")
     if exc.status in (401, 403, 404):
         return response(exc.status)
+    if isinstance(exc, Conflict):  # lost to another writer: ThingsBoard's 409 for a version conflict
+        return response(409, exc.message, content_type="text/plain;charset=UTF-8")
     return response(exc.status if exc.status >= 500 else 500, headers=retry_headers(exc))
 
 
