@@ -285,9 +285,12 @@ StrategyName = Literal["ALLOW_CREATE_NEW_DEVICES", "CHECK_PRE_PROVISIONED_DEVICE
 
 
 class CreateProfileRequest(_Strict):
-    name: str = Field(min_length=1, max_length=64)
+    # the type of the devices it provisions: no control character, no leading or trailing space
+    name: str = Field(
+        min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\s]([^\x00-\x1f]{0,62}[^\x00-\x1f\s])?$"
+    )
     provisionStrategy: StrategyName
-    provisionDeviceKey: str | None = Field(default=None, min_length=1, max_length=128)
+    provisionDeviceKey: str | None = Field(default=None, pattern=r"^[!-~]{1,128}$")
 
 
 class UpdateProfileRequest(_Strict):
