@@ -126,8 +126,11 @@ def _view(value: Any) -> Any:
     if not isinstance(value, dict):
         return value
     out = {
-        key: _view(item) for key, item in value.items() if key not in ("propertyNames", "contentMediaType")
+        key: _view(item)
+        for key, item in value.items()
+        if key not in ("propertyNames", "contentMediaType", "if", "then", "else")  # 3.1 only
     }
+    _view_3_1_keywords(out)
     patterns = out.pop("patternProperties", None)
     if isinstance(patterns, dict) and len(patterns) == 1 and "additionalProperties" not in out:
         out["additionalProperties"] = next(iter(patterns.values()))
@@ -151,3 +154,13 @@ def _view(value: Any) -> Any:
         if examples:
             out["example"] = examples[0]
     return out
+
+
+def _view_3_1_keywords(out: dict[str, Any]) -> None:
+    """Rewrite, in place, what 3.0 spells otherwise (exclusive bounds) or cannot say (if/then)."""
+    conditions = out.get("allOf")
+    if isinstance(conditions, list) and not any(conditions):  # only if/then: nothing 3.0 can show
+        del out["allOf"]
+    for bound, inclusive in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if isinstance(out.get(bound), int | float) and not isinstance(out.get(bound), bool):
+            out[inclusive], out[bound] = out[bound], True  # 3.0 writes an exclusive bound as a flag

@@ -36,6 +36,7 @@ BEYOND_SCHEMA = {
     "POST /api/v1/{token}/attributes": "the shadow's limits: 8 KB, depth 6, no null inside arrays",
     "POST /api/v1/thing-datas/jobs/start-next": "statusDetails values refuse Unicode category C",
     "POST /api/v1/thing-datas/jobs/{jobId}/update": "statusDetails values refuse Unicode category C",
+    "POST /manage/v1/jobs/{jobId}/cancel": "a comment refuses Unicode category C",
 }
 PAGE_TOKEN = "nextToken must be one the listing issued"  # every paged listing's rule beyond the schema
 
