@@ -233,7 +233,7 @@ class WorkerManager:
         self.idle_seconds = idle_seconds
         self.max_starting = max_starting or max(2, os.cpu_count() or 2)
         self.start_wait_seconds = start_wait_seconds  # longest wait for a turn to start a worker
-        self.start_gate = threading.BoundedSemaphore(self.max_starting)  # workers in their init phase
+        self.start_gate = _Turns(self.max_starting)  # workers in their init phase, first come first served
         self.changed = threading.Condition()  # guards every pool's lists and the count below
         self.closed = False
         self._pools: list[FunctionPool] = []
@@ -394,7 +394,8 @@ class FunctionPool:
         # Gateway waits for its integration, not only the function's timeout.
         deadline = max(deadline, time.monotonic() + manager.start_wait_seconds)
         patient_until = time.monotonic() + timeout / 2
-        while not manager.start_gate.acquire(timeout=_TURN_POLL_S):
+        ticket = manager.start_gate.join()
+        while not manager.start_gate.take(ticket, timeout=_TURN_POLL_S):
             # Waiting for a turn to start a worker. Past half the function's timeout, a worker of this
             # function that has freed up serves the request rather than a cold start: a burst of 50
             # on a laptop's two cores would otherwise queue 50 inits, the last far past the timeout.
@@ -406,16 +407,18 @@ class FunctionPool:
                 if warm is not None or time.monotonic() >= deadline or manager.closed:
                     self._starting -= 1
             if warm is not None:
+                manager.start_gate.leave(ticket)
                 manager.free_slot()
                 return warm
             if time.monotonic() >= deadline or manager.closed:
+                manager.start_gate.leave(ticket)
                 manager.free_slot()
                 waited = max(timeout, manager.start_wait_seconds)
                 raise Throttled(f"no worker of {self.config.logical_id} could start within {waited:g} s")
         try:
             return self._start_worker()
         finally:
-            manager.start_gate.release()
+            manager.start_gate.give_back()
 
     def _room(self) -> bool:
         """Below the function's reserved concurrency, if it has one."""
@@ -466,3 +469,47 @@ class FunctionPool:
         if ours:
             worker.close()
             manager.free_slot()
+
+
+class _Turns:
+    """A semaphore whose waiters take their turns in the order they came (``threading.Semaphore``
+    promises no order), so a request that gives up waiting never lets a later one jump the queue."""
+
+    def __init__(self, slots: int) -> None:
+        self._slots = slots
+        self._running = 0
+        self._queue: list[object] = []
+        self._changed = threading.Condition()
+
+    def join(self) -> object:
+        """A place in the queue."""
+        ticket = object()
+        with self._changed:
+            self._queue.append(ticket)
+        return ticket
+
+    def take(self, ticket: object, timeout: float) -> bool:
+        """The turn, once ``ticket`` is first and a slot is free (``False`` after ``timeout``)."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not (self._queue[0] is ticket and self._running < self._slots):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(remaining)
+            self._queue.pop(0)
+            self._running += 1
+            self._changed.notify_all()
+            return True
+
+    def leave(self, ticket: object) -> None:
+        """Give up a place in the queue."""
+        with self._changed:
+            self._queue.remove(ticket)
+            self._changed.notify_all()
+
+    def give_back(self) -> None:
+        """The turn is over."""
+        with self._changed:
+            self._running -= 1
+            self._changed.notify_all()
