@@ -95,6 +95,13 @@ class CallFailed(FleetgateError):
         self.status = status
 
 
+class TooManyRequests(FleetgateError):
+    """A per-device rate limit was reached (Xyte's Update Device: 10 calls an hour)."""
+
+    status = 429
+    code = "TooManyRequests"
+
+
 class Retryable(FleetgateError):
     """A transient failure (throttling, contention) that a retry may clear. Dialects answer 503 with
     ``Retry-After: retry_after_s`` where their format allows a header."""

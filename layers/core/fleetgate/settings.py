@@ -47,6 +47,8 @@ class Settings:
     command_topic_prefix: str = (
         "fleetgate"  # commands go to {prefix}/commands/things/{thing}/executions/{id}/request
     )
+    xyte_hub_url: str = ""  # Xyte: what registration answers as hub_url (the API's URL when empty)
+    xyte_mqtt_url: str = ""  # Xyte: what registration answers as mqtt_hub_url (the MQTT endpoint)
     iot_data_endpoint: str = ""  # https://<id>-ats.iot.<region>.amazonaws.com; looked up when empty
 
     @classmethod

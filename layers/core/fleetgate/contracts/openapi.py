@@ -8,12 +8,14 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from fleetgate.contracts import manage, thingdatas, thingsboard
+from fleetgate.contracts import manage, thingdatas, thingsboard, xyte
 from fleetgate.contracts.spec import REF, Answer, Body, Operation
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "0.1.0"
-OPERATIONS: tuple[Operation, ...] = thingsboard.OPERATIONS + thingdatas.OPERATIONS + manage.OPERATIONS
+OPERATIONS: tuple[Operation, ...] = (
+    thingsboard.OPERATIONS + thingdatas.OPERATIONS + xyte.operations() + manage.OPERATIONS
+)
 
 TAGS = [
     {
@@ -29,6 +31,11 @@ TAGS = [
         "(`id:secret`) whose permissions cover the call.",
     },
     {
+        "name": xyte.TAG,
+        "description": "The Xyte device API: registration (`POST /v1/devices`, the model's hardware key in "
+        "the body) and the hub, where a device sends its raw access key as `Authorization` (no scheme).",
+    },
+    {
         "name": manage.TAG,
         "description": "The operator API: a Bearer JWT from `POST /manage/v1/auth` on every other route.",
     },
@@ -41,6 +48,12 @@ SECURITY_SCHEMES = {
         "description": "A ThingDatas deployment API key: user = the key's id, password = its secret "
         "(created with POST /manage/v1/api-keys). Its permissions (method + path prefix) must cover "
         "the call.",
+    },
+    "xyteAccessKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "A Xyte device's access key, as registration returned it, sent raw (no scheme).",
     },
     "operatorJwt": {
         "type": "http",

@@ -10,6 +10,7 @@ They are written and deleted together in transactions.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fleetgate.data.aws import (
@@ -118,12 +119,22 @@ class DeviceRepository:
     def __init__(self, table: str) -> None:
         self.table = table
 
-    def create(self, device: Device) -> None:
-        """The device, its name claim and its token at once; a taken name is a Conflict."""
+    def create(
+        self, device: Device, extra: Sequence[dict[str, Any]] = (), taken: Mapping[int, str] | None = None
+    ) -> None:
+        """The device, its name claim and its token at once; a taken name is a Conflict. ``extra`` items
+        (a dialect's record and claims) are written in the same transaction, each only where its key is
+        free; ``taken`` says what a held one means, by its index in ``extra``."""
         create_all(
             self.table,
-            [_name_key(device.name) | {"deviceId": s(device.id)}, _device_item(device), _token_item(device)],
-            {0: f"A device named '{device.name}' already exists"},
+            [
+                _name_key(device.name) | {"deviceId": s(device.id)},
+                _device_item(device),
+                _token_item(device),
+                *extra,
+            ],
+            {0: f"A device named '{device.name}' already exists"}
+            | {3 + index: message for index, message in (taken or {}).items()},
         )
 
     def get(self, device_id: str) -> Device:

@@ -81,9 +81,11 @@ def new_device(
     token: str | None = None,
     profile_id: str | None = None,
     gateway: bool = False,
+    device_id: str | None = None,
 ) -> tuple[Device, str]:
     """A validated device and its plain access token (to be shown once): ``token`` when the caller
-    chose one (ThingsBoard provisioning allows it), else a new random one."""
+    chose one (ThingsBoard provisioning allows it), else a new random one. Its id is a new UUID unless
+    the caller made one (a Xyte device is named by its id)."""
     if not NAME_PATTERN.match(name):
         raise InvalidRequest("name must be 1-128 characters of letters, digits, ':', '_' or '-'")
     device_type = DEFAULT_TYPE if device_type is None else device_type
@@ -96,7 +98,7 @@ def new_device(
     elif not TOKEN_PATTERN.match(token):
         raise InvalidRequest(f"A chosen token must be 1-{MAX_TOKEN} printable characters without '/'")
     device = Device(
-        id=str(uuid.uuid4()),
+        id=device_id or str(uuid.uuid4()),
         name=name,
         type=device_type,
         label=label,

@@ -6,6 +6,9 @@ operator's register and delete need (queues, the other tables' repositories) is 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from fleetgate import clock
 from fleetgate.data.devices import DeviceRepository
 from fleetgate.domain.devices import (
@@ -35,18 +38,31 @@ def register(
     token: str | None = None,
     profile_id: str | None = None,
     gateway: bool = False,
+    device_id: str | None = None,
+    queues: bool = True,
+    extra: Sequence[dict[str, Any]] = (),
+    taken: Mapping[int, str] | None = None,
 ) -> tuple[Device, str]:
-    """Create a device and its wake-up queues; returns it with its access token, which is never
-    available again. A chosen ``token`` already in use by another device is a Conflict."""
+    """Create a device and, with ``queues``, its wake-up queues (ThingsBoard's long-polls need them);
+    returns it with its access token, which is never available again. A chosen ``token`` already in use
+    by another device is a Conflict; ``extra``/``taken``: see ``DeviceRepository.create``."""
     from fleetgate.data import wakeups  # noqa: PLC0415 - operator only (see the module's docstring)
 
     device, token = new_device(
-        name, device_type, label, clock.now_ms(), token=token, profile_id=profile_id, gateway=gateway
+        name,
+        device_type,
+        label,
+        clock.now_ms(),
+        token=token,
+        profile_id=profile_id,
+        gateway=gateway,
+        device_id=device_id,
     )
-    prefix = get_settings().require("wakeup_queue_prefix")
-    device = device.with_queues(wakeups.create_queues(prefix, device.id))
+    if queues:
+        prefix = get_settings().require("wakeup_queue_prefix")
+        device = device.with_queues(wakeups.create_queues(prefix, device.id))
     try:
-        _devices().create(device)
+        _devices().create(device, extra, taken)
     except Exception:
         wakeups.delete_queues(device.queues)
         raise
@@ -90,6 +106,9 @@ def delete(device_id: str) -> None:
     from fleetgate.services import jobs  # noqa: PLC0415 - only deletion needs the jobs engine
 
     jobs.thing_deleted(Thing(device_id, device.name))  # its pending executions are REMOVED
+    from fleetgate.data.xyte import XyteRepository  # noqa: PLC0415
+
+    XyteRepository(settings.require("devices_table")).release_claims(device_id)  # before its record goes
     repo.delete_satellites(device_id)
     ShadowRepository(settings.require("shadows_table")).delete_all(device_id)
     ShadowHistoryRepository(settings.require("shadow_history_table")).delete_all(device_id)
