@@ -13,12 +13,22 @@ import boto3
 import pytest
 import requests
 
+from fleetgate.contracts.xyte_files import OPERATIONS as FILES_OPERATIONS
 from fleetgate.domain.xyte import Identity
 from fleetgate.services import devices, xyte
 from fleetgate.services.xyte import Registration
 from fleetgate.settings import get_settings
 from fleetgate_local.inprocess import load_event, recorded_aws_calls
-from tests.integration.conftest import DEVICE_PLACEHOLDER, EVENTS, TOKEN_PLACEHOLDER, Stack, with_body
+from tests.integration.conftest import (
+    DEVICE_PLACEHOLDER,
+    EVENTS,
+    TOKEN_PLACEHOLDER,
+    Stack,
+    with_body,
+    with_query,
+)
+from tests.integration.xyte_files_walk import walk_xyte_files
+from tests.openapi_conformance import conformance_problems
 
 MODEL = "6d1f3c2a-8b4e-4f7a-9c5d-0e1a2b3c4d5e"
 FILE = "3f2b8c1e-5d4a-4e6b-9c7d-2a1b0c9d8e7f"
@@ -387,3 +397,32 @@ def test_aws_calls_per_request(stack: Stack) -> None:
     assert unrecorded == ["GetItem", "GetItem", "GetItem", "HeadObject"]
     assert recorded == ["GetItem", "GetItem", "GetItem"]
     assert listed == ["GetItem", "GetItem", "Query"]
+
+
+# --------------------------------------------------------------------------- the document
+def test_the_files_and_dumps_routes_answer_what_the_document_says(stack: Stack) -> None:
+    # Given the functions of the template's routes
+    functions = {r.route_key: f.logical_id for f in stack.template.functions() for r in f.routes}
+    answers: list[tuple[str, int]] = []
+
+    def call(
+        name: str, body: Any = None, *, query: dict[str, str] | None = None, **replace: str
+    ) -> tuple[int, Any]:
+        event = load_event(EVENTS / f"{name}.json", **replace)
+        if body is not None:
+            event = with_body(event, json.dumps(body))
+        if query is not None:
+            event = with_query(event, query)
+        response = stack.invoke(functions[event["routeKey"]], event)
+        assert conformance_problems(event["routeKey"], response) == [], (event["routeKey"], response)
+        answers.append((event["routeKey"], response["statusCode"]))
+        text = response.get("body") or ""
+        return response["statusCode"], json.loads(text) if text else None
+
+    # When every files and dumps route is called, well and badly
+    walk_xyte_files(stack, call)
+
+    # Then every answer conformed, and every route succeeded at least once
+    succeeded = {key for key, status in answers if status < 300}
+    assert {op.route_key for op in FILES_OPERATIONS} - succeeded == set()
+    assert {400, 401, 404, 409} <= {status for _, status in answers}
