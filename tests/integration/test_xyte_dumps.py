@@ -356,8 +356,21 @@ def test_aws_calls_per_request(stack: Stack, dev: XyteDevice) -> None:
         append(stack, dev, created["id"])
     appended = [c.operation for c in calls]
 
+    with recorded_aws_calls() as calls:
+        append(stack, dev, "[object Object]")
+    aliased = [c.operation for c in calls]
+    with recorded_aws_calls() as calls:
+        operator(stack, "get_dump", dev.id, created["id"])
+    read = [c.operation for c in calls]
+    with recorded_aws_calls() as calls:
+        operator(stack, "list_dumps", dev.id)
+    listed = [c.operation for c in calls]
+
     assert sent == ["GetItem", "GetItem", "PutObject", "PutItem"]
     assert appended == ["GetItem", "GetItem", "GetItem", "PutObject", "UpdateItem"]
+    assert aliased == ["GetItem", "GetItem", "Query", "PutObject", "UpdateItem"]
+    assert read == ["GetItem"]  # the presigned URLs are no calls
+    assert listed == ["GetItem", "Query"]
 
 
 # --------------------------------------------------------------------------- least privilege

@@ -394,9 +394,18 @@ def test_aws_calls_per_request(stack: Stack) -> None:
     recorded = count(lambda: get_file(stack, dev, created["id"]))
     listed = count(lambda: get_files(stack, dev))
 
+    with recorded_aws_calls() as calls:
+        create(stack, model_id, {**FIRMWARE, "version": "1.0.6"})
+    created_calls = [c.operation for c in calls]
+    with recorded_aws_calls() as calls:
+        operator(stack, "make_latest_firmware", model=model_id, file=created["id"])
+    latest_calls = [c.operation for c in calls]
+
     assert unrecorded == ["GetItem", "GetItem", "GetItem", "HeadObject"]
     assert recorded == ["GetItem", "GetItem", "GetItem"]
     assert listed == ["GetItem", "GetItem", "Query"]
+    assert created_calls == ["GetItem", "Query", "PutItem"]  # the presigned URL is no call
+    assert latest_calls == ["GetItem", "GetItem", "PutItem"]
 
 
 # --------------------------------------------------------------------------- the document
