@@ -4,6 +4,10 @@ Prices are us-east-1 list prices (arm64 Lambda, HTTP API, SQS standard, DynamoDB
 without free tiers; change them here and run ``python tools/cost.py --write-docs`` to print the table and
 write it into ``docs/performance.md`` between its ``cost`` markers. AWS calls per request are the ones
 ``make bench`` counts.
+
+Like is compared with like: where fleetgate's column stores what a device sends (DynamoDB writes), the
+IoT Core column stores the same (a topic rule's DynamoDB action writing the same units), so the
+difference is the transport and the compute, not whether the data is kept.
 """
 
 from __future__ import annotations
@@ -24,6 +28,16 @@ DDB_READ_UNIT = 0.125 / 1e6  # on-demand, per read request unit (a consistent re
 IOT_CONNECTION_MINUTE = 0.08 / 1e6
 IOT_MESSAGE = 1.00 / 1e6  # per 5 KB message
 IOT_RULE_AND_ACTION = 0.15 / 1e6 + 0.15 / 1e6
+IOT_MESSAGE_UNIT_BYTES = 5 * 1024  # messaging is metered in 5 KB units (MQTT 5 properties included)
+
+TELEMETRY_WRITE_UNITS = 2  # a sample's BatchWriteItem entry + the conditional UpdateItem of latest values
+# Xyte telemetry over HTTPS or MQTT: the access key, the device's Xyte record and its model read
+# (0.5 RU each, eventually consistent), the same writes as ThingsBoard telemetry; over MQTT the rule
+# function answers on the response topic (one outbound message). A modelled count: the Xyte telemetry
+# functions are not in `make bench`'s table yet.
+XYTE_TELEMETRY_READ_UNITS = 3 * 0.5
+XYTE_TELEMETRY_BYTES = 400  # {"status","telemetries":{...}} with MQTT 5 user properties
+XYTE_REPLY_BYTES = 400  # the telemetry answer with response topic and correlation data
 
 
 @dataclass(frozen=True)
@@ -62,29 +76,101 @@ def patterns(cap_s: int = 25, telemetry_every_s: int = 60) -> list[Pattern]:
         0,
     )
     telemetry = Pattern(
-        f"posts telemetry every {telemetry_every_s} s", MONTH_S / telemetry_every_s, 0.030, 0.256, 0, 0.5, 2
+        f"posts telemetry every {telemetry_every_s} s",
+        MONTH_S / telemetry_every_s,
+        0.030,
+        0.256,
+        0,
+        0.5,
+        TELEMETRY_WRITE_UNITS,
     )
     return [long_poll, telemetry]
 
 
-def iot_core(messages: float) -> float:
-    return MONTH_S / 60 * IOT_CONNECTION_MINUTE + messages * (IOT_MESSAGE + IOT_RULE_AND_ACTION)
+def message_units(size_bytes: int) -> int:
+    return -(-size_bytes // IOT_MESSAGE_UNIT_BYTES)
+
+
+def connected_month() -> float:
+    return MONTH_S / 60 * IOT_CONNECTION_MINUTE
+
+
+def iot_core(messages: float, write_units: float = 0) -> float:
+    """A device connected all month whose ``messages`` each trigger one rule with one action; with
+    ``write_units``, that action is a DynamoDB write of that many units (the same storage)."""
+    return connected_month() + messages * (IOT_MESSAGE + IOT_RULE_AND_ACTION + write_units * DDB_WRITE_UNIT)
+
+
+@dataclass(frozen=True)
+class MqttPattern:
+    """A fleetgate MQTT device: each message runs a topic rule whose action invokes a rule function."""
+
+    name: str
+    messages: float  # per month
+    message_bytes: int
+    reply_bytes: int  # 0: no reply published
+    seconds: float  # billed Lambda duration per message
+    memory_gb: float
+    read_units: float
+    write_units: float
+
+    def monthly(self) -> float:
+        per_message = (
+            (message_units(self.message_bytes) + message_units(self.reply_bytes)) * IOT_MESSAGE
+            + IOT_RULE_AND_ACTION
+            + self.seconds * self.memory_gb * LAMBDA_GB_S
+            + LAMBDA_REQUEST
+            + self.read_units * DDB_READ_UNIT
+            + self.write_units * DDB_WRITE_UNIT
+        )
+        return connected_month() + self.messages * per_message
+
+
+def xyte_patterns(telemetry_every_s: int = 60) -> tuple[MqttPattern, Pattern]:
+    """A Xyte device sending telemetry every minute over MQTT, and its HTTPS twin."""
+    messages = MONTH_S / telemetry_every_s
+    mqtt = MqttPattern(
+        f"Xyte device over MQTT: telemetry every {telemetry_every_s} s, answered on its response topic",
+        messages,
+        XYTE_TELEMETRY_BYTES,
+        XYTE_REPLY_BYTES,
+        0.030,
+        0.256,
+        XYTE_TELEMETRY_READ_UNITS,
+        TELEMETRY_WRITE_UNITS,
+    )
+    https = Pattern(
+        f"Xyte device over HTTPS: telemetry every {telemetry_every_s} s",
+        messages,
+        0.030,
+        0.256,
+        0,
+        XYTE_TELEMETRY_READ_UNITS,
+        TELEMETRY_WRITE_UNITS,
+    )
+    return mqtt, https
 
 
 def table() -> str:
     """The cost table, as Markdown."""
     long_poll, telemetry = patterns()
+    xyte_mqtt, xyte_https = xyte_patterns()
+    stored = f"connection + messages + one rule with a DynamoDB action ({TELEMETRY_WRITE_UNITS} WRU) each"
     return "\n".join(
         [
-            "| device pattern | requests / month | fleetgate over HTTP (USD / month) "
-            "| AWS IoT Core over MQTT |",
+            "| device pattern | requests or messages / month | fleetgate (USD / month) "
+            "| AWS IoT Core over MQTT, same storage |",
             "|---|---:|---:|---|",
             f"| {long_poll.name} | {long_poll.requests:,.0f} | {long_poll.monthly():.2f} | "
             f"{iot_core(0):.4f}: connected all month, pushed to at once |",
             f"| SDK default: long-polls both channels | {2 * long_poll.requests:,.0f} | "
             f"{2 * long_poll.monthly():.2f} | {iot_core(0):.4f} |",
             f"| {telemetry.name} | {telemetry.requests:,.0f} | {telemetry.monthly():.3f} | "
-            f"{iot_core(telemetry.requests):.3f}: connection + messages + one rule action each |",
+            f"{iot_core(telemetry.requests, TELEMETRY_WRITE_UNITS):.3f}: {stored} |",
+            f"| {xyte_mqtt.name} | {xyte_mqtt.messages:,.0f} | {xyte_mqtt.monthly():.3f} | "
+            f"{iot_core(xyte_mqtt.messages, TELEMETRY_WRITE_UNITS):.3f}: the same, no reply, no function |",
+            f"| {xyte_https.name} | {xyte_https.requests:,.0f} | {xyte_https.monthly():.3f} | "
+            f"{iot_core(xyte_https.requests, TELEMETRY_WRITE_UNITS):.3f} |",
         ]
     )
 

@@ -29,6 +29,7 @@ from tests.integration.conftest import (
     with_body,
     with_query,
 )
+from tests.integration.xyte_files_walk import walk_xyte_files
 from tests.openapi_conformance import DOC, NonConforming, conformance_problems
 
 PACKAGE = "4c3e7a52-93f1-4d0e-9a77-1f0b6c2d8e90"
@@ -402,6 +403,9 @@ def test_operator_answers_conform_to_the_document(stack: Stack, walk: Walk) -> N
     assert call("manage/cancel_command")[0] == 409
     assert call("manage/delete_device")[0] == 204
     assert call("manage/delete_device")[0] == 404
+
+    # Xyte files and dumps
+    walk_xyte_files(stack, call)
 
     # Then every answer conformed, and every operator route succeeded once
     walk.assert_covered("Operator", {400, 401, 403, 404, 409})

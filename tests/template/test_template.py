@@ -137,8 +137,15 @@ def test_every_operator_route_but_login_needs_the_jwt_authorizer(template: Templ
 
 
 # Device endpoints whose job is to write the registry: provisioning creates devices; the claim request
-# writes only its own DEVICE#<id>/CLAIM item (an inline statement, pinned in test_thingsboard_claim.py).
-REGISTRY_WRITERS = {"TbProvisionFunction", "TbPostClaimFunction"}
+# writes only its own DEVICE#<id>/CLAIM item (an inline statement, pinned in test_thingsboard_claim.py);
+# Xyte's Send Dump and Append to Dump write only DEVICE#<id>/DUMP#<id> items (inline statements, pinned
+# in tests/integration/test_xyte_dumps.py).
+REGISTRY_WRITERS = {
+    "TbProvisionFunction",
+    "TbPostClaimFunction",
+    "XyteSendDumpFunction",
+    "XyteAppendDumpFunction",
+}
 
 
 def test_device_functions_cannot_write_the_registry(template: Template) -> None:

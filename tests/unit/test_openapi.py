@@ -74,8 +74,11 @@ def test_the_operator_jwt_is_required_exactly_where_the_template_puts_its_author
         # Then the JWT scheme is required exactly on the routes of the JWT authorizer
         assert needs_jwt == (authorizer == "OperatorJwt"), op.route_key
         # and routes without one have no 401 of the authorizer's, but ThingDatas' Basic key where it applies
+        # (and Xyte's hub routes their access key)
         if op.path.startswith("/api/v1/thing-datas/"):
             assert op.security == ({"thingDatasBasic": []},), op.route_key
+        elif op.path.startswith("/v1/devices/{device_id}"):
+            assert op.security == ({"xyteAccessKey": []},), op.route_key
         elif authorizer is None:
             assert op.security == (), op.route_key
 
@@ -152,11 +155,15 @@ def test_two_models_with_one_name_are_refused() -> None:
 
 # --------------------------------------------------------------------------- the operator's models
 def _request_models_used_by_routes() -> dict[str, list[str]]:
-    """model name -> route modules under functions/manage that import it from manage_requests."""
+    """model name -> route modules under functions/manage that import it from manage_requests (or from
+    a dialect's own operator contracts, ``fleetgate.contracts.xyte_*``)."""
     used: dict[str, list[str]] = {}
     for path in sorted((FUNCTIONS / "manage").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module == "fleetgate.contracts.manage_requests":
+            if isinstance(node, ast.ImportFrom) and (
+                node.module == "fleetgate.contracts.manage_requests"
+                or (node.module or "").startswith("fleetgate.contracts.xyte_")
+            ):
                 for alias in node.names:
                     used.setdefault(alias.name, []).append(path.relative_to(FUNCTIONS).as_posix())
     return used
