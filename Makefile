@@ -20,6 +20,7 @@ PY := $(VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
 CFN_LINT := $(SAM_VENV)/bin/cfn-lint
 PORT ?= 3000
+MQTT_PORT ?= 1883
 export AWS_SAM_CLI_TELEMETRY := 0
 # pytest runs in parallel (pytest-xdist): one worker per core; `make test PYTEST_WORKERS=0` runs serially.
 # worksteal rebalances the tail, so no long test file finishes alone at the end.
@@ -73,8 +74,8 @@ help: ## Show this help
 install: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## Create the virtualenvs (.venv for code and tests, .venv-sam for SAM CLI, .venv-checkov for checkov)
 
 .PHONY: local
-local: $(VENV)/.installed mosquitto ## Run the whole stack locally on http://127.0.0.1:$(PORT) (moto as AWS, no Docker)
-	PORT=$(PORT) PYTHONPATH=local $(PY) -m fleetgate_local --port $(PORT) --sam-env-vars .aws-sam/local-env.json
+local: $(VENV)/.installed mosquitto ## Run the whole stack locally on http://127.0.0.1:$(PORT), MQTT on mqtt://127.0.0.1:$(MQTT_PORT) (moto as AWS, no Docker)
+	PORT=$(PORT) PYTHONPATH=local $(PY) -m fleetgate_local --port $(PORT) --mqtt-port $(MQTT_PORT) --sam-env-vars .aws-sam/local-env.json
 
 .PHONY: lint
 lint: $(VENV)/.installed ## ruff, mypy and the layering contracts (.importlinter)
