@@ -1,7 +1,8 @@
 """``python -m fleetgate_local``: run the local stack until Ctrl-C or SIGTERM (what ``make local`` runs).
 
 The operator's name and password come from ``ADMIN_NAME`` and ``ADMIN_PASSWORD``; ``MAX_WORKERS`` and
-``IDLE_SECONDS`` are the defaults of ``--max-workers`` and ``--idle-seconds``, ``MQTT_PORT`` of ``--mqtt-port``.
+``IDLE_SECONDS`` are the defaults of ``--max-workers`` and ``--idle-seconds``, ``MQTT_PORT`` of
+``--mqtt-port``.
 """
 
 from __future__ import annotations
@@ -200,6 +201,7 @@ def _banner(stack: LocalStack, *, password_is_default: bool) -> str:
     bearer, basic = '-H "Authorization: Bearer $TOKEN"', '-H "Authorization: $AUTH"'
     token_of = _EXTRACT.format(path='["token"]')
     access_token_of = _EXTRACT.format(path='["credentials"]["accessToken"]')
+    first_id_of = _EXTRACT.format(path='[0]["id"]')
     return "\n".join(
         [
             f"fleetgate local stack on {url}  (AWS: moto on {stack.moto_url}, {stack.region})",
@@ -225,7 +227,7 @@ def _banner(stack: LocalStack, *, password_is_default: bool) -> str:
             f"  curl -sS {url}/api/v1/thing-datas/thermostat-1/shadow {basic}",
             "",
             "  # the same device over MQTT 5 (mosquitto_sub is in Debian's mosquitto-clients):",
-            f"  DEVICE_ID=$(curl -s {url}/manage/v1/devices {bearer} | {_EXTRACT.format(path='[0]["id"]')})",
+            f"  DEVICE_ID=$(curl -s {url}/manage/v1/devices {bearer} | {first_id_of})",
             f"  mosquitto_sub -V 5 -L '{stack.mqtt_url}/fleetgate/commands/things/thermostat-1/#' \\",
             '    -i thermostat-1 -u "$DEVICE_ID" -P "$DEVICE_TOKEN" -F "%t %p"   # then send it a command:',
             f"  curl -sS -X POST {url}/manage/v1/devices/$DEVICE_ID/commands {bearer} {json_header} \\",

@@ -114,6 +114,7 @@ class LocalStack:
                 log=self.log,
                 host=self.host,
                 port=self.mqtt_port,
+                moto_url=self.moto_url,
             )
             data_plane = self.mqtt.prepare()
             self._gateway = self._build_gateway(self.template, data_plane)

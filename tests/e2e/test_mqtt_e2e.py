@@ -266,6 +266,7 @@ FAILING_HANDLER = """
 def lambda_handler(event, context):
     raise RuntimeError("this function always fails")
 """
+ORPHAN_ARN = "arn:aws:lambda:us-east-1:123456789012:function:not-in-the-template"
 DEVICE_SELECT = "SELECT *, topic(3) AS deviceId, clientid() AS clientId FROM 'v1/device/+/fail'"
 
 
@@ -315,7 +316,7 @@ def extended_template(root: Path) -> None:
     )
     resources["OrphanRule"] = rule(
         "SELECT * FROM 'v1/device/+/orphan'",
-        "arn:aws:lambda:us-east-1:123456789012:function:not-in-the-template",
+        ORPHAN_ARN,
     )
     (root / "template.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
 
@@ -418,8 +419,8 @@ def test_a_rule_whose_function_does_not_exist_sends_its_error_action(
     assert body["failures"] == [
         {
             "failedAction": "LambdaAction",
-            "failedResource": "arn:aws:lambda:us-east-1:123456789012:function:not-in-the-template",
-            "errorMessage": "Function not found: arn:aws:lambda:us-east-1:123456789012:function:not-in-the-template",
+            "failedResource": ORPHAN_ARN,
+            "errorMessage": f"Function not found: {ORPHAN_ARN}",
         }
     ]
     uuid.UUID(body["cloudwatchTraceId"])

@@ -70,6 +70,7 @@ class LocalMqtt:
         host: str = "127.0.0.1",
         port: int = 0,
         retry_delays: tuple[float, ...] = RETRY_DELAYS_S,
+        moto_url: str | None = None,
     ) -> None:
         self.template = template
         self.provisioned = provisioned
@@ -80,7 +81,7 @@ class LocalMqtt:
         self._retry_delays = retry_delays
         self._directory = Path(tempfile.mkdtemp(prefix="fleetgate-mqtt-"))
         self.broker = Mosquitto(self._directory, log)
-        self.data_plane = DataPlane(log)
+        self.data_plane = DataPlane(log, moto_url)
         self.rules: RuleRunner | None = None
         self.authorizer: str | None = None
         self._dynsec: Dynsec | None = None

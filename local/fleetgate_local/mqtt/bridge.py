@@ -7,8 +7,9 @@ properties, then through the rules engine, as IoT Core runs rules on messages pu
 (base64 of a JSON list of one-pair objects), ``x-amz-mqtt5-payload-format-indicator`` (``UTF8_DATA`` /
 ``UNSPECIFIED_BYTES``) and ``x-amz-mqtt5-correlation-data`` (base64) as headers; the body is the payload.
 Answers as AWS does: 200 with an empty body; 400 ``InvalidRequestException`` for a bad topic or
-parameter; 503 when the broker does not take the message. fleetgate calls no other ``iot-data``
-operation, so any other request is 404 ``ResourceNotFoundException``. Signatures are not checked; the
+parameter; 503 when the broker does not take the message. Every request is also forwarded to moto's
+``iot-data`` (when there is one): a Publish is then recorded there as well, and the other operations
+(shadows, retained messages; fleetgate calls none) are moto's answer. Signatures are not checked; the
 principal of the message (``principal()``) is the access key the request was signed with.
 """
 
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import http.client
 import json
 import re
 import threading
@@ -46,9 +49,10 @@ class DataPlane(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, log: Callable[[str], None]) -> None:
+    def __init__(self, log: Callable[[str], None], moto_url: str | None = None) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.log = log
+        self.moto = urlsplit(moto_url).netloc if moto_url else None  # host:port of moto's server
         self.client: paho.Client | None = None  # the broker connection (the bridge's dynsec client)
         self.tap: Callable[[MessageContext], None] | None = None  # the rules engine
         self._serving: threading.Thread | None = None
@@ -147,11 +151,12 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             fields = parse_publish(self.path, self.headers, body)
         except LookupError:
-            return self._error(404, "ResourceNotFoundException", "Only Publish runs in the local data plane")
+            return self._forward(server, body)
         except BadRequest as error:
             return self._error(400, "InvalidRequestException", str(error))
         if not self._publish(server, fields):
             return self._error(503, "ServiceUnavailableException", "The broker did not take the message")
+        self._record(server, body)
         credential = _CREDENTIAL.search(self.headers.get("Authorization", ""))
         assert server.tap is not None
         server.tap(
@@ -171,7 +176,42 @@ class _Handler(BaseHTTPRequestHandler):
         return None
 
     def do_GET(self) -> None:
-        self._error(404, "ResourceNotFoundException", "Only Publish runs in the local data plane")
+        length = int(self.headers.get("Content-Length") or 0)
+        self._forward(cast(DataPlane, self.server), self.rfile.read(length) if length else b"")
+
+    def _moto(self, server: DataPlane, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+        assert server.moto is not None
+        connection = http.client.HTTPConnection(server.moto, timeout=10)
+        try:
+            skip = {"host", "content-length", "connection"}
+            headers = {name: value for name, value in self.headers.items() if name.lower() not in skip}
+            connection.request(self.command, self.path, body=body, headers=headers)
+            response = connection.getresponse()
+            return response.status, response.getheaders(), response.read()
+        finally:
+            connection.close()
+
+    def _record(self, server: DataPlane, body: bytes) -> None:
+        """The Publish in moto's data plane too (what tests read back); a failure there changes nothing."""
+        if server.moto is not None:
+            with contextlib.suppress(OSError, http.client.HTTPException):
+                self._moto(server, body)
+
+    def _forward(self, server: DataPlane, body: bytes) -> None:
+        if server.moto is None:
+            return self._error(404, "ResourceNotFoundException", "No such operation in the local data plane")
+        try:
+            status, headers, answer = self._moto(server, body)
+        except (OSError, http.client.HTTPException):
+            return self._error(503, "ServiceUnavailableException", "moto did not answer")
+        self.send_response(status)
+        for name, value in headers:
+            if name.lower() not in ("content-length", "connection", "transfer-encoding", "server", "date"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+        return None
 
     do_PUT = do_DELETE = do_PATCH = do_GET
 

@@ -129,7 +129,8 @@ class Mosquitto:
                     [
                         f"listener {self.port} 127.0.0.1",
                         "persistence false",
-                        f"user {getpass.getuser()}",  # started as root, it would become 'mosquitto' and lose its files
+                        # as root, Mosquitto would become user 'mosquitto', who cannot read these files
+                        f"user {getpass.getuser()}",
                         "allow_anonymous false",
                         f"plugin {plugin}",
                         f"plugin_opt_config_file {dynsec_file}",

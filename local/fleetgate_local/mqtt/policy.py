@@ -103,6 +103,7 @@ def _glob(pattern: str) -> re.Pattern[str]:
 
 
 def _acl(action: str, kind: str, resource: str, arn_prefix: str, allow: bool) -> dict[str, Any] | None:
+    topic: str | None
     if resource == "*":
         topic = "#"
     elif resource.startswith(f"{arn_prefix}{kind}/"):

@@ -317,7 +317,7 @@ def _walk(document: Any, steps: list[str | int]) -> Any:
                 return UNDEFINED
         elif not isinstance(value, dict) or step not in value:
             return UNDEFINED
-        value = value[step]  # type: ignore[index]
+        value = value[step]
     return value
 
 
