@@ -20,6 +20,7 @@ PY := $(VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
 CFN_LINT := $(SAM_VENV)/bin/cfn-lint
 PORT ?= 3000
+MQTT_PORT ?= 1883
 export AWS_SAM_CLI_TELEMETRY := 0
 # pytest runs in parallel (pytest-xdist): one worker per core; `make test PYTEST_WORKERS=0` runs serially.
 # worksteal rebalances the tail, so no long test file finishes alone at the end.
@@ -46,6 +47,25 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	@touch $@
 
+# Mosquitto 2 (Debian's package: the broker, its dynamic security plugin, mosquitto_ctrl), the local
+# stack's MQTT broker. Installed with apt-get when missing and make runs as root; otherwise make says
+# what to install and stops.
+MOSQUITTO_HINT := Mosquitto 2 is missing: install Debian/Ubuntu's package (sudo apt-get install mosquitto), Homebrew's (brew install mosquitto) or https://mosquitto.org/download/, with its dynamic security plugin; MOSQUITTO=/path/to/mosquitto names one off PATH
+
+.PHONY: mosquitto
+mosquitto: ## Install Mosquitto 2 (the local stack's MQTT broker) with apt-get when missing (needs root)
+	@if [ -n "$$MOSQUITTO" ] && [ -x "$$MOSQUITTO" ]; then exit 0; fi; \
+	if PATH="$$PATH:/usr/sbin:/usr/local/sbin" command -v mosquitto >/dev/null 2>&1; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "==> installing mosquitto (Debian package) with apt-get"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y --no-install-recommends mosquitto >/dev/null \
+	    || { apt-get update >/dev/null && apt-get install -y --no-install-recommends mosquitto >/dev/null; } \
+	    || { echo "apt-get could not install mosquitto. $(MOSQUITTO_HINT)"; exit 1; }; \
+	else \
+	  echo "$(MOSQUITTO_HINT)"; exit 1; \
+	fi
+
 .PHONY: help
 help: ## Show this help
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}'
@@ -54,8 +74,8 @@ help: ## Show this help
 install: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## Create the virtualenvs (.venv for code and tests, .venv-sam for SAM CLI, .venv-checkov for checkov)
 
 .PHONY: local
-local: $(VENV)/.installed ## Run the whole stack locally on http://127.0.0.1:$(PORT) (moto as AWS, no Docker)
-	PORT=$(PORT) PYTHONPATH=local $(PY) -m fleetgate_local --port $(PORT) --sam-env-vars .aws-sam/local-env.json
+local: $(VENV)/.installed mosquitto ## Run the whole stack locally on http://127.0.0.1:$(PORT), MQTT on mqtt://127.0.0.1:$(MQTT_PORT) (moto as AWS, no Docker)
+	PORT=$(PORT) PYTHONPATH=local $(PY) -m fleetgate_local --port $(PORT) --mqtt-port $(MQTT_PORT) --sam-env-vars .aws-sam/local-env.json
 
 .PHONY: lint
 lint: $(VENV)/.installed ## ruff, mypy and the layering contracts (.importlinter)
@@ -78,11 +98,11 @@ integration: $(VENV)/.installed ## Handlers in process against moto, events from
 	$(PY) -m pytest $(PYTEST_PARALLEL) tests/integration
 
 .PHONY: e2e
-e2e: $(VENV)/.installed ## Real HTTP (and ThingsBoard's SDK) against a local stack the tests start
+e2e: $(VENV)/.installed mosquitto ## Real HTTP (and ThingsBoard's SDK) against a local stack the tests start
 	$(PY) -m pytest $(PYTEST_PARALLEL) tests/e2e
 
 .PHONY: fuzz
-fuzz: $(VENV)/.installed ## Fuzz every route with schemathesis against a local stack the tests start (part of make test)
+fuzz: $(VENV)/.installed mosquitto ## Fuzz every route with schemathesis against a local stack the tests start (part of make test)
 	$(PY) -m pytest $(PYTEST_PARALLEL) tests/fuzz
 
 .PHONY: template-check
@@ -90,7 +110,7 @@ template-check: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.insta
 	PATH="$(abspath $(SAM_VENV))/bin:$$PATH" $(PY) -m pytest tests/template
 
 .PHONY: test
-test: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## Everything CI runs: lint, types, unit, integration, e2e, template checks
+test: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed mosquitto ## Everything CI runs: lint, types, unit, integration, e2e, template checks
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

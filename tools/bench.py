@@ -1,6 +1,7 @@
 """``make bench``: what a device request costs.
 
-For every device function of the template (each route outside ``/manage``):
+For every device function of the template (each route outside ``/manage``, and the MQTT device
+authorizer under ``functions/iot/``, whose events are ``events/iot/<name>*.json``):
 - cold import time of its handler module: the median over fresh interpreters, next to the floor every
   Python Lambda pays to talk to DynamoDB (``import boto3`` plus one client), as a ratio;
 - AWS API calls one request makes, counted by hooking botocore while the real handler runs in process
@@ -42,6 +43,9 @@ FLOOR = "import boto3; boto3.client('dynamodb')"
 TOKEN_PLACEHOLDER = "A1_TEST_TOKEN"  # noqa: S105 - the placeholder in events/
 AUTH_PLACEHOLDER = "A1_TEST_AUTH"
 EXECUTION_PLACEHOLDER = "8d88790c-9171-4526-8637-e6d6168bce22"  # the seed's command executionId
+DEVICE_PLACEHOLDER = "8f14e45f-ceea-467f-a0e6-1a6b8c3b5a11"  # the device id of events/ (an MQTT username)
+MQTT_PASSWORD_PLACEHOLDER = base64.b64encode(TOKEN_PLACEHOLDER.encode()).decode()  # as IoT Core sends it
+IOT_FUNCTIONS = ROOT / "functions" / "iot"
 
 
 def timed_import(statement: str, paths: list[Path], env: dict[str, str], runs: int) -> float:
@@ -63,6 +67,8 @@ def timed_import(statement: str, paths: list[Path], env: dict[str, str], runs: i
 
 
 def events_for(spec: FunctionSpec) -> list[Path]:
+    if spec.code_uri.is_relative_to(IOT_FUNCTIONS):  # no route: events/iot/<name>*.json
+        return sorted((ROOT / "events" / "iot").glob(f"{spec.code_uri.name}*.json"))
     keys = {route.route_key for route in spec.routes}
     found = []
     for path in sorted((ROOT / "events").rglob("*.json")):
@@ -85,11 +91,17 @@ def aws_calls(template: Template, specs: list[FunctionSpec]) -> dict[str, list[t
             rows = []
             for path in events_for(spec):
                 event = load_event(path, **replacements)
+                if "protocolData" in event:  # an MQTT CONNECT: the seeded device's id and token
+                    event = load_event(path, **mqtt_replacements(replacements))
                 with redirect_stdout(io.StringIO()):  # the handlers' EMF metric lines
                     functions.invoke(spec.logical_id, event)  # warm: the first call also builds clients
                     with recorded_aws_calls() as calls:
                         response = functions.invoke(spec.logical_id, event)
-                if response["statusCode"] >= 500:
+                if "isAuthenticated" in response:  # the MQTT authorizer's answer
+                    if not response["isAuthenticated"]:
+                        raise SystemExit(f"{path.name} was denied by {spec.logical_id}")
+                    response = {"statusCode": "allowed"}
+                elif response["statusCode"] >= 500:
                     raise SystemExit(f"{path.name} failed on {spec.logical_id}: {response}")
                 ops = Counter(c.operation for c in calls)
                 rows.append(
@@ -128,7 +140,8 @@ def seed_state(functions: InProcessFunctions) -> dict[str, str]:
         data: dict[str, object] = json.loads(response["body"])["data"]
         return data
 
-    token = operator("create_device")["credentials"]
+    device = operator("create_device")
+    token = device["credentials"]
     thing = operator("create_device", {"name": "thermostat-001"})
     key = operator("create_api_key")
     operator("create_thing_group")
@@ -146,12 +159,28 @@ def seed_state(functions: InProcessFunctions) -> dict[str, str]:
         TOKEN_PLACEHOLDER: str(token["accessToken"]),  # type: ignore[index]
         AUTH_PLACEHOLDER: f"Basic {basic}",
         EXECUTION_PLACEHOLDER: str(command["executionId"]),
+        DEVICE_PLACEHOLDER: str(device["id"]),
+    }
+
+
+def mqtt_replacements(replacements: dict[str, str]) -> dict[str, str]:
+    """The placeholders of an MQTT CONNECT event: the seeded device's id and its token, base64."""
+    token = replacements[TOKEN_PLACEHOLDER]
+    return {
+        DEVICE_PLACEHOLDER: replacements[DEVICE_PLACEHOLDER],
+        MQTT_PASSWORD_PLACEHOLDER: base64.b64encode(token.encode()).decode(),
     }
 
 
 def device_functions(template: Template) -> list[FunctionSpec]:
-    """The functions devices call: every function with an HTTP route outside ``/manage``."""
-    return [f for f in template.functions() if f.routes and not f.routes[0].path.startswith("/manage")]
+    """The functions devices call: every function with an HTTP route outside ``/manage``, and the MQTT
+    device authorizer (run by IoT Core at each CONNECT)."""
+    return [
+        f
+        for f in template.functions()
+        if (f.routes and not f.routes[0].path.startswith("/manage"))
+        or f.code_uri.is_relative_to(IOT_FUNCTIONS)
+    ]
 
 
 def main() -> None:
@@ -186,7 +215,7 @@ def main() -> None:
         env = function_environment(template, spec.logical_id, provisioned)
         module = spec.handler.rsplit(".", 1)[0]
         cold = timed_import(f"import {module}", [spec.code_uri, *spec.layer_dirs], env, args.runs)
-        route = ", ".join(r.route_key for r in spec.routes)
+        route = ", ".join(r.route_key for r in spec.routes) or "MQTT CONNECT"
         for i, (event, count, ops) in enumerate(calls[spec.logical_id] or [("(no event)", 0, "")]):
             head = f"{spec.logical_id} | `{route}` | {cold:.0f} | {cold / floor:.2f}" if i == 0 else " | | | "
             lines.append(f"| {head} | `{event}` | {count} ({ops}) |")

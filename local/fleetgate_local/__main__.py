@@ -1,7 +1,8 @@
 """``python -m fleetgate_local``: run the local stack until Ctrl-C or SIGTERM (what ``make local`` runs).
 
 The operator's name and password come from ``ADMIN_NAME`` and ``ADMIN_PASSWORD``; ``MAX_WORKERS`` and
-``IDLE_SECONDS`` are the defaults of ``--max-workers`` and ``--idle-seconds``.
+``IDLE_SECONDS`` are the defaults of ``--max-workers`` and ``--idle-seconds``, ``MQTT_PORT`` of
+``--mqtt-port``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from types import FrameType
 
 from fleetgate_local.intrinsics import TemplateError
+from fleetgate_local.mqtt import MosquittoUnavailable
 from fleetgate_local.stack import (
     DEFAULT_ADMIN_NAME,
     DEFAULT_ADMIN_PASSWORD,
@@ -58,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         parameter_overrides=dict(args.param),
         max_workers=args.max_workers,
         idle_seconds=args.idle_seconds,
+        mqtt_port=args.mqtt_port,
     )
     stopping = threading.Event()
 
@@ -73,6 +76,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except TemplateError as error:
         print(f"template.yaml cannot run locally: {error}")
+        return 1
+    except MosquittoUnavailable as error:
+        print(f"MQTT cannot run: {error}")
+        return 1
+    except OSError as error:  # a port in use
+        print(f"the local stack cannot start: {error}")
         return 1
     try:
         if args.sam_env_vars:
@@ -124,6 +133,13 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY=VALUE",
         help="template parameter override (repeatable)",
+    )
+    parser.add_argument(
+        "--mqtt-port",
+        type=int,
+        default=int(os.environ.get("MQTT_PORT") or 1883),
+        metavar="PORT",
+        help="port MQTT devices connect to (default: %(default)s; 0 picks a free one)",
     )
     parser.add_argument(
         "--max-workers",
@@ -185,11 +201,13 @@ def _banner(stack: LocalStack, *, password_is_default: bool) -> str:
     bearer, basic = '-H "Authorization: Bearer $TOKEN"', '-H "Authorization: $AUTH"'
     token_of = _EXTRACT.format(path='["token"]')
     access_token_of = _EXTRACT.format(path='["credentials"]["accessToken"]')
+    first_id_of = _EXTRACT.format(path='[0]["id"]')
     return "\n".join(
         [
             f"fleetgate local stack on {url}  (AWS: moto on {stack.moto_url}, {stack.region})",
             password_line,
             f"API documentation: {url}/docs (Swagger UI), {url}/openapi.json (OpenAPI 3.1)",
+            f"MQTT: {stack.mqtt_url}  (username = device id, password = its access token; MQTT 5 or 3.1.1)",
             "",
             "Try it:",
             f"  TOKEN=$(curl -s -X POST {url}/manage/v1/auth {json_header} -d {login} \\",
@@ -207,6 +225,13 @@ def _banner(stack: LocalStack, *, password_is_default: bool) -> str:
             f"  curl -sS -X POST {url}/api/v1/thing-datas/shadow/reported {basic} {json_header} \\",
             '    -d \'{"thingName":"thermostat-1","state":{"reported":{"temperature":21.5}}}\'',
             f"  curl -sS {url}/api/v1/thing-datas/thermostat-1/shadow {basic}",
+            "",
+            "  # the same device over MQTT 5 (mosquitto_sub is in Debian's mosquitto-clients):",
+            f"  DEVICE_ID=$(curl -s {url}/manage/v1/devices {bearer} | {first_id_of})",
+            f"  mosquitto_sub -V 5 -L '{stack.mqtt_url}/fleetgate/commands/things/thermostat-1/#' \\",
+            '    -i thermostat-1 -u "$DEVICE_ID" -P "$DEVICE_TOKEN" -F "%t %p"   # then send it a command:',
+            f"  curl -sS -X POST {url}/manage/v1/devices/$DEVICE_ID/commands {bearer} {json_header} \\",
+            '    -d \'{"action":"setTemperature","params":{"value":24},"ttl":60}\'',
             "",
             "Ctrl-C stops it.",
         ]

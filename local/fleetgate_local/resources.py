@@ -143,10 +143,21 @@ def _named_only(context: _Context, logical_id: str, resource: dict[str, Any]) ->
         api_id = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(10))
         endpoint = f"https://{api_id}.execute-api.{context.region}.amazonaws.com"
         return api_id, {"ApiId": api_id, "ApiEndpoint": endpoint}
+    if kind in _IOT_NAMED:  # run by the local MQTT front (fleetgate_local.mqtt), not by moto
+        name_property, arn_resource = _IOT_NAMED[kind]
+        name = _given_name(properties.get(name_property)) or context.name(logical_id, separator="_")
+        return name, {"Arn": context.arn("iot", arn_resource.format(name=name))}
     _log.debug("%s (%s) is not created locally; it only gets a name", logical_id, kind)
     name = context.name(logical_id)
     service = kind.split("::")[1].lower() if kind.count("::") == 2 else "unknown"
     return name, {"Arn": context.arn(service, name)}
+
+
+# type -> (name property, ARN resource): Ref gives the name, GetAtt Arn the ARN
+_IOT_NAMED: dict[str, tuple[str, str]] = {
+    "AWS::IoT::Authorizer": ("AuthorizerName", "authorizer/{name}"),
+    "AWS::IoT::DomainConfiguration": ("DomainConfigurationName", "domainconfiguration/{name}/local"),
+}
 
 
 def _given_name(value: Any) -> str | None:

@@ -4,7 +4,9 @@ operator, and the HTTP gateway running the template's functions in warm worker p
     with LocalStack(Path(".")) as stack:
         requests.post(f"{stack.url}/manage/v1/auth", json={"name": stack.admin_name, ...})
 
-``root`` is any directory holding a ``template.yaml``; port 0 picks a free port. ``max_workers`` caps
+``root`` is any directory holding a ``template.yaml``; port 0 picks a free port. MQTT devices connect to
+``mqtt_url`` (``mqtt_port``; 0 picks a free one): Mosquitto behind the template's device authorizer, with
+its topic rules run (``fleetgate_local.mqtt``). ``max_workers`` caps
 the function workers alive at once (all functions together) and ``idle_seconds`` is how long an idle
 worker stays warm (``fleetgate_local.workers``).
 """
@@ -27,6 +29,7 @@ from fleetgate_local.atomic_moto import make_dynamodb_atomic
 from fleetgate_local.authorizers import JwtAuthorizer
 from fleetgate_local.gateway import Gateway, GatewayServer, serve
 from fleetgate_local.intrinsics import TemplateError, as_text
+from fleetgate_local.mqtt import LocalMqtt
 from fleetgate_local.resources import Provisioned, aws_client, provision
 from fleetgate_local.routing import RouteTable
 from fleetgate_local.template import FunctionSpec, JwtAuthorizerSpec, Template, function_environment
@@ -72,6 +75,7 @@ class LocalStack:
         log: Callable[[str], None] | None = None,
         max_workers: int = DEFAULT_MAX_WORKERS,
         idle_seconds: float = DEFAULT_IDLE_SECONDS,
+        mqtt_port: int = 0,
     ) -> None:
         self.root = Path(root)
         self.host = host
@@ -85,6 +89,9 @@ class LocalStack:
         self.region = "us-east-1"
         self.url = ""
         self.moto_url = ""
+        self.mqtt_port = mqtt_port
+        self.mqtt_url = ""
+        self.mqtt: LocalMqtt | None = None
         self.template: Template | None = None
         self.provisioned = Provisioned()
         self._moto: ThreadedMotoServer | None = None
@@ -100,7 +107,19 @@ class LocalStack:
             self._start_moto()
             self.provisioned = provision(self.template, endpoint_url=self.moto_url, region=self.region)
             self._seed_operator()
-            self._gateway = self._build_gateway(self.template)
+            self.mqtt = LocalMqtt(
+                self.template,
+                self.provisioned,
+                sqs=self.client("sqs"),
+                log=self.log,
+                host=self.host,
+                port=self.mqtt_port,
+                moto_url=self.moto_url,
+            )
+            data_plane = self.mqtt.prepare()
+            self._gateway = self._build_gateway(self.template, data_plane)
+            pools = self._gateway.functions
+            self.mqtt.start(lambda function, event: pools[function].invoke(event))
             self._server = serve(self._gateway, self.host, self.port, self.log)
             self._serving = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
             self._serving.start()
@@ -109,6 +128,7 @@ class LocalStack:
             raise
         host, port = self._server.server_address[:2]
         self.url = f"http://{host!s}:{port}"
+        self.mqtt_url = self.mqtt.url
         return self
 
     def stop(self) -> None:
@@ -118,6 +138,9 @@ class LocalStack:
         listener closes, every worker is stopped at once (requests they were serving get a 500), then
         every open connection is cut.
         """
+        if self.mqtt is not None:
+            self.mqtt.stop()  # devices first: nothing new reaches the functions
+            self.mqtt = None
         if self._serving is not None and self._server is not None:
             self._server.shutdown()  # returns once serve_forever has; requests in flight go on
             self._serving = None
@@ -174,12 +197,12 @@ class LocalStack:
                 pool = cognito.describe_user_pool(UserPoolId=pool_id)["UserPool"]
                 raise OperatorPasswordRejectedError(pool["Policies"]["PasswordPolicy"]) from None
 
-    def _build_gateway(self, template: Template) -> Gateway:
+    def _build_gateway(self, template: Template, data_plane: str) -> Gateway:
         functions = template.functions()
         workers = WorkerManager(max_workers=self.max_workers, idle_seconds=self.idle_seconds)
         pools = {
             spec.logical_id: workers.pool(
-                self._worker_config(template, spec), self.log, spec.reserved_concurrency
+                self._worker_config(template, spec, data_plane), self.log, spec.reserved_concurrency
             )
             for spec in functions
         }
@@ -208,18 +231,20 @@ class LocalStack:
             moto_url=self.moto_url,
         )
 
-    def _worker_config(self, template: Template, spec: FunctionSpec) -> WorkerConfig:
+    def _worker_config(self, template: Template, spec: FunctionSpec, data_plane: str) -> WorkerConfig:
         function_name = self.provisioned.physical_ids[spec.logical_id]
         variables = function_environment(template, spec.logical_id, self.provisioned)
+        environment = execution_environment(
+            spec, variables, function_name=function_name, region=self.region, endpoint_url=self.moto_url
+        )
+        environment["AWS_ENDPOINT_URL_IOT_DATA_PLANE"] = data_plane  # iot-data Publish: the local MQTT
         return WorkerConfig(
             logical_id=spec.logical_id,
             handler=spec.handler,
             code_uri=spec.code_uri,
             timeout_s=spec.timeout,
             function_arn=self.provisioned.attributes[spec.logical_id]["Arn"],
-            environment=execution_environment(
-                spec, variables, function_name=function_name, region=self.region, endpoint_url=self.moto_url
-            ),
+            environment=environment,
         )
 
 
