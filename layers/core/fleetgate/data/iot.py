@@ -4,8 +4,8 @@ The data plane has a per-account endpoint (``https://<id>-ats.iot.<region>.amazo
 default ``data-ats.iot.<region>.amazonaws.com`` is not it. The endpoint comes from, in order:
 
 1. the ``IOT_DATA_ENDPOINT`` setting, when the deployer gives one (saves a call per cold start);
-2. the SDK's own endpoint, when ``AWS_ENDPOINT_URL`` (or ``AWS_ENDPOINT_URL_IOT_DATA``) points every
-   client at a local AWS (the local stack's moto): boto3 honours those variables itself;
+2. the SDK's own endpoint, when ``AWS_ENDPOINT_URL`` (or ``AWS_ENDPOINT_URL_IOT_DATA_PLANE``, boto3's
+   name for this service) points clients at a local AWS: boto3 honours those variables itself;
 3. ``iot:DescribeEndpoint(endpointType="iot:Data-ATS")``, looked up once per execution environment.
 
 Any failure (AWS error, unreachable endpoint) is a ``CallFailed`` whose message names the cause.
@@ -24,7 +24,7 @@ from fleetgate.data.aws import client
 from fleetgate.errors import CallFailed
 from fleetgate.settings import get_settings
 
-_SDK_ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_IOT_DATA", "AWS_ENDPOINT_URL")
+_SDK_ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_IOT_DATA_PLANE", "AWS_ENDPOINT_URL")
 
 
 def publish(
