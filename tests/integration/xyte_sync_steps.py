@@ -139,7 +139,7 @@ def published_in(calls: list[Any]) -> list[dict[str, Any]]:
             params = dict(c.params)
             params["json"] = json.loads(params["payload"])
             if "correlationData" in params:
-                params["correlation"] = base64.b64decode(params["correlationData"]).decode()
+                params["correlation"] = base64.b64decode(params["correlationData"]).decode(errors="replace")
             found.append(params)
     return found
 
@@ -167,11 +167,17 @@ def rule_event(
     name: str, device: XyteDevice, *, body: Any = None, correlation: bytes | str | None = None, **fields: Any
 ) -> dict[str, Any]:
     """The topic-rule event ``events/xyte/<name>.json`` from ``device``; ``body`` replaces the payload
-    (bytes as they are), ``correlation`` the correlation data (``b""`` or "" removes it); ``fields``
-    replace the SELECT's values (None removes one)."""
+    (bytes as they are), ``correlation`` the correlation data (``b""`` or "" removes it; a text one also
+    replaces the ids the event's payload names); ``fields`` replace the SELECT's values (None removes
+    one)."""
     ev = load_event(
         EVENTS / "xyte" / f"{name}.json", **{DEVICE_PLACEHOLDER: device.id, TOKEN_PLACEHOLDER: device.key}
     )
+    if isinstance(correlation, str) and correlation:  # the payload (base64) names the same id
+        text = base64.b64decode(ev["payload"]).decode()
+        for placeholder in (COMMAND_PLACEHOLDER, LICENSE_PLACEHOLDER):
+            text = text.replace(placeholder, correlation)
+        ev["payload"] = base64.b64encode(text.encode()).decode()
     if body is not None:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         ev["payload"] = base64.b64encode(raw).decode()
