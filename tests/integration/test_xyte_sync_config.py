@@ -144,7 +144,11 @@ def test_each_operator_change_is_a_new_version_published_at_once(stack: Stack) -
     assert message["qos"] == 1 and message["messageExpiry"] == 86_400
     assert message["correlation"] == "1"
     assert message["json"] | {"last_updated": None} == {
-        "name": "default", "version": 1, "last_updated": None, "config": CONFIG, "device_id": device.id
+        "name": "default",
+        "version": 1,
+        "last_updated": None,
+        "config": CONFIG,
+        "device_id": device.id,
     }
     assert (message["topic"], message["json"]) in recorded()
     versions = ok(stack, "manage/xyte_config_versions", device.id)["data"]
@@ -165,12 +169,21 @@ def test_the_history_keeps_twenty_versions(stack: Stack) -> None:
 def test_operator_routes_refuse_bad_bodies_and_unknown_devices(stack: Stack) -> None:
     device = register("1.0.7")
     before = items(stack)
-    for body in ("not json", {"config": []}, {"config": {}, "extra": 1}, {"name": "x"}, {"config": {}, "name": ""}):
+    for body in (
+        "not json",
+        {"config": []},
+        {"config": {}, "extra": 1},
+        {"name": "x"},
+        {"config": {}, "name": ""},
+    ):
         status, answer = call(stack, "manage/xyte_set_config", device.id, body)
         assert status == 400, (body, answer)
     huge = {"config": {"blob": "x" * 70_000}}
     assert call(stack, "manage/xyte_set_config", device.id, huge)[0] == 413
-    assert call(stack, "manage/xyte_set_config", "0b1a2c3d-0000-4000-8000-000000000001", {"config": {}})[0] == 404
+    assert (
+        call(stack, "manage/xyte_set_config", "0b1a2c3d-0000-4000-8000-000000000001", {"config": {}})[0]
+        == 404
+    )
     assert call(stack, "manage/xyte_get_config", "0b1a2c3d-0000-4000-8000-000000000001")[0] == 404
     assert items(stack) == before
 

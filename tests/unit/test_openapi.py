@@ -76,6 +76,8 @@ def test_the_operator_jwt_is_required_exactly_where_the_template_puts_its_author
         # and routes without one have no 401 of the authorizer's, but ThingDatas' Basic key where it applies
         if op.path.startswith("/api/v1/thing-datas/"):
             assert op.security == ({"thingDatasBasic": []},), op.route_key
+        elif op.path.startswith("/v1/devices/{device_id}"):  # the Xyte hub: the raw access key
+            assert op.security == ({"xyteAccessKey": []},), op.route_key
         elif authorizer is None:
             assert op.security == (), op.route_key
 
@@ -151,12 +153,16 @@ def test_two_models_with_one_name_are_refused() -> None:
 
 
 # --------------------------------------------------------------------------- the operator's models
+# where operator request models live: manage_requests, and each Xyte area's own contracts module
+REQUEST_MODEL_MODULES = {"fleetgate.contracts.manage_requests", "fleetgate.contracts.xyte_sync"}
+
+
 def _request_models_used_by_routes() -> dict[str, list[str]]:
     """model name -> route modules under functions/manage that import it from manage_requests."""
     used: dict[str, list[str]] = {}
     for path in sorted((FUNCTIONS / "manage").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module == "fleetgate.contracts.manage_requests":
+            if isinstance(node, ast.ImportFrom) and node.module in REQUEST_MODEL_MODULES:
                 for alias in node.names:
                     used.setdefault(alias.name, []).append(path.relative_to(FUNCTIONS).as_posix())
     return used
