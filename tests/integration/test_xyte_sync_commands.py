@@ -367,3 +367,19 @@ def test_aws_calls_per_request(stack: Stack) -> None:
     assert counts["in_progress"] == ["GetItem", "GetItem", "UpdateItem"]
     assert counts["get_idle"] == ["GetItem", "GetItem", "Query"]
     assert counts["send"].count("Publish") == 1 and counts["send"].count("PutItem") == 1
+
+
+def test_a_clear_that_read_the_counter_before_a_new_command_leaves_the_flag_up(stack: Stack) -> None:
+    # Given a clearer that read the flag's counter, then found nothing open
+    device = register("1.0.7")
+    repo = xyte_push.repository()
+    _, seen = repo.flag_counter(device.id, "commandPending")
+
+    # When a command is sent before it clears
+    send(stack, device)
+
+    # Then its clear fails and the flag stays up for the new command
+    assert repo.clear_flag(device.id, "commandPending", seen) is False
+    assert xyte.record(device.id).command_pending is True
+    _, now_seen = repo.flag_counter(device.id, "commandPending")
+    assert now_seen == seen + 1

@@ -251,3 +251,23 @@ def test_aws_calls_per_request(stack: Stack) -> None:
     assert len(counts["ack"]) == 5 and "TransactWriteItems" not in counts["ack"]
     assert counts["change"].count("TransactWriteItems") == 1
     assert counts["operator"].count("Publish") == 1
+
+
+def test_two_writes_from_the_same_version_cannot_both_win(stack: Stack) -> None:
+    from dataclasses import replace  # noqa: PLC0415
+
+    from fleetgate.domain.xyte_sync import ConfigVersion  # noqa: PLC0415
+    from fleetgate.errors import Conflict  # noqa: PLC0415
+    from fleetgate.services import xyte_push  # noqa: PLC0415
+
+    device = register("1.0.7")
+    repo = xyte_push.repository()
+    first = ConfigVersion(device.id, 1, "default", {"a": 1}, 1, "device")
+    repo.write_config(0, first)
+    before = items(stack)
+
+    with pytest.raises(Conflict):
+        repo.write_config(0, replace(first, config={"a": 2}))
+
+    assert items(stack) == before
+    assert ok(stack, "xyte/config_get_config", device)["config"] == {"a": 1}
