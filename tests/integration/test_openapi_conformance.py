@@ -41,6 +41,15 @@ THING = "thermostat-001"
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 
 
+# Xyte operator routes need Xyte devices: each area's own tests walk them and check every answer against
+# the document (tests/integration/test_xyte_sync_*.py: config, commands, licenses)
+XYTE_OPERATOR_ROUTES = (
+    "/manage/v1/xyte/devices/{id}/config",
+    "/manage/v1/xyte/devices/{id}/commands",
+    "/manage/v1/xyte/devices/{id}/licenses",
+)
+
+
 class Walk:
     """Invokes handlers with events from ``events/`` and checks every answer against the document."""
 
@@ -92,9 +101,10 @@ class Walk:
             if tag in operation["tags"]
         }
 
-    def assert_covered(self, tag: str, errors: set[int]) -> None:
-        """Every route of ``tag`` succeeded at least once, and each status of ``errors`` was seen there."""
-        routes = self.routes_of(tag)
+    def assert_covered(self, tag: str, errors: set[int], *, elsewhere: tuple[str, ...] = ()) -> None:
+        """Every route of ``tag`` succeeded at least once, and each status of ``errors`` was seen there;
+        routes under the ``elsewhere`` prefixes are walked by their own tests."""
+        routes = {r for r in self.routes_of(tag) if not r.split(" ", 1)[1].startswith(elsewhere)}
         succeeded = {key for key, status in self.answers if status < 300}
         assert routes - succeeded == set()
         seen = {status for key, status in self.answers if key in routes}
@@ -408,7 +418,7 @@ def test_operator_answers_conform_to_the_document(stack: Stack, walk: Walk) -> N
     walk_xyte_files(stack, call)
 
     # Then every answer conformed, and every operator route succeeded once
-    walk.assert_covered("Operator", {400, 401, 403, 404, 409})
+    walk.assert_covered("Operator", {400, 401, 403, 404, 409}, elsewhere=XYTE_OPERATOR_ROUTES)
 
 
 # --------------------------------------------------------------------------- the checker itself
