@@ -8,13 +8,18 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from fleetgate.contracts import manage, thingdatas, thingsboard, xyte
+from fleetgate.contracts import manage, thingdatas, thingsboard, xyte, xyte_files, xyte_registry, xyte_sync
 from fleetgate.contracts.spec import REF, Answer, Body, Operation
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "0.1.0"
 OPERATIONS: tuple[Operation, ...] = (
-    thingsboard.OPERATIONS + thingdatas.OPERATIONS + xyte.operations() + manage.OPERATIONS
+    thingsboard.OPERATIONS
+    + thingdatas.OPERATIONS
+    + xyte_registry.OPERATIONS
+    + xyte_sync.OPERATIONS
+    + xyte_files.OPERATIONS
+    + manage.OPERATIONS
 )
 
 TAGS = [

@@ -1,7 +1,8 @@
 """The Xyte device API (``/v1/devices/...``): what is common to its operations. The operations
 themselves live by area: ``xyte_registry`` (registration, device info, telemetry, space, cloud
 settings, events, incidents), ``xyte_sync`` (config, commands, licenses), ``xyte_files`` (files,
-dumps); ``OPERATIONS`` gathers them.
+dumps); ``fleetgate.contracts.openapi`` gathers them (they import this module, so it imports none of
+them).
 
 Hub routes authenticate with ``Authorization: <access_key>`` (the raw key, no scheme): the
 ``xyteAccessKey`` scheme. Registration carries the model's ``hardware_key`` in the body. Every error
@@ -85,9 +86,3 @@ def operation(
         security=security,
         description=description,
     )
-
-
-def operations() -> tuple[Operation, ...]:
-    from fleetgate.contracts import xyte_files, xyte_registry, xyte_sync  # noqa: PLC0415 - they import this
-
-    return xyte_registry.OPERATIONS + xyte_sync.OPERATIONS + xyte_files.OPERATIONS
