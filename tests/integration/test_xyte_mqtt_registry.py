@@ -25,7 +25,11 @@ from tests.integration.xyte_steps import (
     table_items,
 )
 
-TELEMETRY, UPDATE, SETTINGS = "XyteOnTelemetryFunction", "XyteOnUpdateFunction", "XyteOnCloudSettingsUpdateFunction"
+TELEMETRY, UPDATE, SETTINGS = (
+    "XyteOnTelemetryFunction",
+    "XyteOnUpdateFunction",
+    "XyteOnCloudSettingsUpdateFunction",
+)
 
 
 @pytest.fixture
@@ -39,11 +43,17 @@ def device(stack: Stack) -> XDevice:
 
 
 def history(stack: Stack, device: XDevice) -> list[dict[str, Any]]:
-    return [i for i in table_items(stack, "TelemetryTable") if i["deviceId"]["S"] == device.id and i["sk"]["S"] != "LATEST"]
+    return [
+        i
+        for i in table_items(stack, "TelemetryTable")
+        if i["deviceId"]["S"] == device.id and i["sk"]["S"] != "LATEST"
+    ]
 
 
 # --------------------------------------------------------------------------- telemetry
-def test_a_telemetry_message_is_stored_and_answered_on_its_response_topic(stack: Stack, device: XDevice) -> None:
+def test_a_telemetry_message_is_stored_and_answered_on_its_response_topic(
+    stack: Stack, device: XDevice
+) -> None:
     [(topic, payload, params)] = deliver(stack, TELEMETRY, rule_event("on_telemetry", device))
 
     assert topic == f"v1/device/{device.id}/telemetry/response"
@@ -101,7 +111,9 @@ def test_a_bad_telemetry_message_gets_the_error_body_and_writes_nothing(
 ) -> None:
     before = snapshot(stack)
     [(topic, answer, _)] = deliver(stack, TELEMETRY, rule_event("on_telemetry", device, payload))
-    assert topic.endswith("/telemetry/response") and answer["code"] == code and set(answer) == {"error", "code"}
+    assert (
+        topic.endswith("/telemetry/response") and answer["code"] == code and set(answer) == {"error", "code"}
+    )
     assert snapshot(stack) == before
 
 
@@ -120,7 +132,11 @@ def test_an_update_message_is_applied_once_and_answered(stack: Stack, device: XD
     assert topic == f"v1/device/{device.id}/update/response"
     assert payload == {"success": True, "info_version": 1, "device_id": device.id}
     info = hub(stack, "device", "device_get", device)[1]
-    assert (info["name"], info["state"]["firmware_version"], info["info_version"]) == ("lobby display", "1.0.2", 1)
+    assert (info["name"], info["state"]["firmware_version"], info["info_version"]) == (
+        "lobby display",
+        "1.0.2",
+        1,
+    )
 
 
 def test_the_2022_agents_firmware_version_spelling_is_read(stack: Stack, device: XDevice) -> None:
@@ -134,7 +150,9 @@ def test_an_update_over_the_limit_is_refused_with_the_429_body(stack: Stack, dev
         deliver(stack, UPDATE, rule_event("on_update", device, {"name": f"n{i}"}, timestamp=start + i))
     before = snapshot(stack)
 
-    [(_, answer, _)] = deliver(stack, UPDATE, rule_event("on_update", device, {"name": "late"}, timestamp=start + 60_000))
+    [(_, answer, _)] = deliver(
+        stack, UPDATE, rule_event("on_update", device, {"name": "late"}, timestamp=start + 60_000)
+    )
 
     assert answer["code"] == "TooManyRequests"
     assert snapshot(stack) == before

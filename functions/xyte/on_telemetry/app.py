@@ -4,8 +4,9 @@
 The payload is the HTTPS route's body (``POST /v1/devices/{id}/telemetry``), handled by the same use
 case. Only the device the topic names may publish (``dialects.xyte.mqtt.sender``; else dropped and
 counted). With an MQTT 5 response topic under the device's own topics, the device gets the telemetry
-answer there (or the error body). A redelivered message (same topic, rule timestamp and payload)
-overwrites its own history item instead of adding one.
+answer there (or the error body). Without a ``timestamp`` in the payload the values are stamped with
+the rule's ``timestamp()`` (the broker's receipt), so a redelivered message (same topic, rule timestamp
+and payload) overwrites its own history item instead of adding one.
 """
 
 import hashlib
@@ -33,7 +34,7 @@ def on_telemetry(message: Message, caller: XyteCaller) -> Result:
     body = message.json() if message.payload.strip() else {}
     if not isinstance(body, dict):
         raise InvalidRequest("The payload must be a JSON object")
-    report = parse_telemetry(body, clock.now_ms())
+    report = parse_telemetry(body, clock.now_ms(), message.timestamp_ms)
     outcome = xyte_registry.report(caller.device_id, caller.record, report, message_id=message_id(message))
     metrics.add_metric(name="XyteTelemetryReports", unit=MetricUnit.Count, value=1)
     return done(registry.telemetry_answer(outcome))

@@ -253,13 +253,15 @@ def parse_iso_ms(value: Any, now_ms: int, name: str = "timestamp") -> int:
     return ms
 
 
-def parse_telemetry(body: dict[str, Any], now_ms: int) -> TelemetryReport:
-    """A Send Telemetry body. Fields outside the documented ones are ignored (a mass telemetry entry's
+def parse_telemetry(body: dict[str, Any], now_ms: int, received_ms: int | None = None) -> TelemetryReport:
+    """A Send Telemetry body; without a ``timestamp`` it is ``received_ms`` (an MQTT message's arrival at
+    the broker), else now. Fields outside the documented ones are ignored (a mass telemetry entry's
     ``access_token`` among them)."""
     status = body.get("status")
     if status is not None and status not in STATUSES:
         raise InvalidRequest(f"status must be one of {', '.join(STATUSES)}")
-    ts = now_ms if body.get("timestamp") is None else parse_iso_ms(body["timestamp"], now_ms)
+    default_ts = now_ms if received_ms is None else received_ms
+    ts = default_ts if body.get("timestamp") is None else parse_iso_ms(body["timestamp"], now_ms)
     override = body.get("override")
     if override is not None and not isinstance(override, bool):
         raise InvalidRequest("override must be true or false")
