@@ -91,9 +91,10 @@ class Walk:
             if tag in operation["tags"]
         }
 
-    def assert_covered(self, tag: str, errors: set[int]) -> None:
-        """Every route of ``tag`` succeeded at least once, and each status of ``errors`` was seen there."""
-        routes = self.routes_of(tag)
+    def assert_covered(self, tag: str, errors: set[int], *, routes: set[str] | None = None) -> None:
+        """Every route of ``tag`` (or of ``routes``) succeeded at least once, and each status of ``errors``
+        was seen there."""
+        routes = self.routes_of(tag) if routes is None else routes
         succeeded = {key for key, status in self.answers if status < 300}
         assert routes - succeeded == set()
         seen = {status for key, status in self.answers if key in routes}
@@ -404,7 +405,9 @@ def test_operator_answers_conform_to_the_document(stack: Stack, walk: Walk) -> N
     assert call("manage/delete_device")[0] == 404
 
     # Then every answer conformed, and every operator route succeeded once
-    walk.assert_covered("Operator", {400, 401, 403, 404, 409})
+    # the Xyte operator routes are walked with the Xyte device routes (test_xyte_registry_conformance.py)
+    operator_routes = {r for r in walk.routes_of("Operator") if " /manage/v1/xyte/" not in r}
+    walk.assert_covered("Operator", {400, 401, 403, 404, 409}, routes=operator_routes)
 
 
 # --------------------------------------------------------------------------- the checker itself

@@ -82,10 +82,14 @@ def test_a_new_api_version_reaches_the_models_devices(stack: Stack) -> None:
     assert "device_id" not in hub(stack, "telemetry", "telemetry_post", first)[1]
 
     # When the operator moves the model to 1.0.7
-    status, answer = operator(stack, MODELS, "update_xyte_model", {"api_version": "1.0.7"}, **{MODEL_PLACEHOLDER: model_id})
+    status, answer = operator(
+        stack, MODELS, "update_xyte_model", {"api_version": "1.0.7"}, **{MODEL_PLACEHOLDER: model_id}
+    )
 
     # Then both records are written, and the devices' answers carry device_id
-    assert status == 200 and answer["data"]["devicesUpdated"] == 2 and answer["data"]["api_version"] == "1.0.7"
+    assert (
+        status == 200 and answer["data"]["devicesUpdated"] == 2 and answer["data"]["api_version"] == "1.0.7"
+    )
     assert hub(stack, "telemetry", "telemetry_post", first)[1]["device_id"] == first.id
 
 
@@ -96,7 +100,9 @@ def test_a_models_latest_firmware_follows_its_api_versions_rules(stack: Stack) -
     assert refused[0] == 400 and "SemVer" in refused[1]["error"]["message"]
     assert operator(stack, MODELS, "update_xyte_model", **ids)[1]["data"]["latest_fw_version"] == "1.0.5"
     cleared = operator(stack, MODELS, "update_xyte_model", {"latest_fw_version": None}, **ids)[1]["data"]
-    assert cleared["latest_fw_version"] is None and cleared["latest_fw_file_id"] is not None  # not named: kept
+    assert (
+        cleared["latest_fw_version"] is None and cleared["latest_fw_file_id"] is not None
+    )  # not named: kept
 
 
 def test_a_model_in_use_cannot_be_deleted(stack: Stack) -> None:
@@ -126,7 +132,11 @@ def test_space_info_is_stored_versioned_and_published_at_once(stack: Stack, devi
     assert status == 200 and answer["data"]["space_version"] == 1 and answer["data"]["published"] is True
     [(topic, payload)] = [(t, json.loads(p)) for t, p in published() if t.endswith("/space_info")]
     assert topic == f"v1/device/{device.id}/space_info"
-    assert payload["location"] == {"coordinates": {"lat": 52.52, "lng": 13.405}, "utc_offset": 60, "name": "Germany"}
+    assert payload["location"] == {
+        "coordinates": {"lat": 52.52, "lng": 13.405},
+        "utc_offset": 60,
+        "name": "Germany",
+    }
     assert payload["name"] == "Interactive Class" and payload["local_time"].endswith("+01:00")
     assert hub(stack, "device", "device_get_space", device)[1]["location"]["name"] == "Germany"
     assert hub(stack, "telemetry", "telemetry_post", device)[1]["space_data_version"] == 1
@@ -156,7 +166,9 @@ def test_a_failed_publish_still_stores_the_space(
         ("maintenance as a string", {"maintenance": "yes"}),
     ],
 )
-def test_bad_space_info_is_400_and_writes_nothing(stack: Stack, device: XDevice, case: str, body: Any) -> None:
+def test_bad_space_info_is_400_and_writes_nothing(
+    stack: Stack, device: XDevice, case: str, body: Any
+) -> None:
     before = snapshot(stack)
     status, _ = operator(stack, DEVICES, "put_xyte_space", body, **{DEVICE_PLACEHOLDER: device.id})
     assert status == 400
@@ -166,15 +178,25 @@ def test_bad_space_info_is_400_and_writes_nothing(stack: Stack, device: XDevice,
 def test_the_xyte_routes_are_404_for_a_device_that_is_not_a_xyte_device(stack: Stack) -> None:
     plain = create_device(stack, "thermostat-1")
     ids = {DEVICE_PLACEHOLDER: plain.id}
-    for name in ("get_xyte_device", "get_xyte_space", "put_xyte_space", "list_xyte_incidents", "get_xyte_cloud_settings"):
+    for name in (
+        "get_xyte_device",
+        "get_xyte_space",
+        "put_xyte_space",
+        "list_xyte_incidents",
+        "get_xyte_cloud_settings",
+    ):
         assert operator(stack, DEVICES, name, **ids)[0] == 404, name
     assert published() == []
 
 
 def test_the_operator_reads_a_devices_info_and_cloud_settings(stack: Stack, device: XDevice) -> None:
     ids = {DEVICE_PLACEHOLDER: device.id}
-    assert operator(stack, DEVICES, "get_xyte_cloud_settings", **ids)[1]["data"] == {"incidents.suspend_creation": False}
+    assert operator(stack, DEVICES, "get_xyte_cloud_settings", **ids)[1]["data"] == {
+        "incidents.suspend_creation": False
+    }
     hub(stack, "device", "device_put_cloud_settings", device)
-    assert operator(stack, DEVICES, "get_xyte_cloud_settings", **ids)[1]["data"] == {"incidents.suspend_creation": True}
+    assert operator(stack, DEVICES, "get_xyte_cloud_settings", **ids)[1]["data"] == {
+        "incidents.suspend_creation": True
+    }
     info = operator(stack, DEVICES, "get_xyte_device", **ids)[1]["data"]
     assert info["id"] == device.id and info["partner"]["model"] == "Projector X1"
