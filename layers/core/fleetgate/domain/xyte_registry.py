@@ -33,13 +33,8 @@ MAX_HOST_ADDRESS = 256
 MAX_BULK = 25
 MAX_CHILD_TELEMETRIES = 100
 
+
 # --------------------------------------------------------------------------- registration
-REGISTRATION_FIELDS = frozenset(
-    {"hardware_key", "cloud_id", "nano_id", "mac", "sn", "firmware_version", "name", "details"}
-    | {"sub_model", "parent_id", "custom_partner_name", "custom_model_name"}
-)
-
-
 @dataclass(frozen=True)
 class RegistrationInput:
     """A registration request, checked against its model's API version."""
@@ -221,7 +216,6 @@ MAX_TELEMETRY_BYTES = 131_072  # under 128 KB as compact JSON
 MAX_KEY = 255
 MAX_MESSAGE = 1024
 MAX_CLOCK_AHEAD_MS = 86_400_000
-TELEMETRY_FIELDS = frozenset({"status", "timestamp", "telemetries", "override", "message"})
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import Any
 
 from fleetgate import clock
 from fleetgate.clock import iso_utc
+from fleetgate.dialects.xyte import error_body, status_of
 from fleetgate.domain import xyte
 from fleetgate.domain.xyte import XyteDevice, XyteModel
 from fleetgate.domain.xyte_registry import Incident, SpaceInfo, local_time
@@ -59,8 +60,6 @@ def registered(record: XyteDevice, access_key: str, request: HttpRequest | None)
 
 def failed(exc: FleetgateError) -> dict[str, Any]:
     """A bulk item or child entry that was refused: the dialect's error body, with its HTTP status."""
-    from fleetgate.dialects.xyte import error_body, status_of  # noqa: PLC0415 - this package's root
-
     return {**error_body(exc), "status": status_of(exc)}
 
 
