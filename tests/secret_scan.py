@@ -32,6 +32,9 @@ SECRET_KEYS = frozenset(
         "credentialsValue",
         "provisionDeviceKey",
         "provisionDeviceSecret",
+        "access_key",  # Xyte: a device's access key, a model's hardware key, a child's token
+        "hardware_key",
+        "access_token",
     )
 )
 # Shorter values are not told apart from ordinary text (a secret of the suite is at least this long).
@@ -105,7 +108,7 @@ class SecretScan:
                 continue
             scheme, _, credentials = value.strip().partition(" ")
             credentials = credentials.strip()
-            self.add(credentials)
+            self.add(credentials or scheme)  # no scheme: a raw key (Xyte's access key)
             if scheme.lower() == "basic":
                 try:
                     pair = base64.b64decode(credentials, validate=True).decode("utf-8")

@@ -120,11 +120,13 @@ XYTE_FAMILY_FUNCTIONS = {"XyteConfigFunction", "XyteCommandFunction", "XyteLicen
 
 
 def test_each_device_endpoint_is_its_own_function(template: Template) -> None:
+    # ThingsBoard and ThingDatas: one function per route; Xyte's functions serve one resource family each
+    # (/v1/devices/..., docs/xyte.md)
     device_routes = [
         (f.logical_id, r.route_key)
         for f in template.functions()
         for r in f.routes
-        if not r.path.startswith("/manage") and f.logical_id not in XYTE_FAMILY_FUNCTIONS
+        if not r.path.startswith(("/manage", "/v1/devices"))
     ]
 
     functions = [logical_id for logical_id, _ in device_routes]
@@ -141,22 +143,39 @@ def test_every_operator_route_but_login_needs_the_jwt_authorizer(template: Templ
 
 
 # Device endpoints whose job is to write the registry: provisioning creates devices; the claim request
-# writes only its own DEVICE#<id>/CLAIM item (an inline statement, pinned in test_thingsboard_claim.py);
-# Xyte's Send Dump and Append to Dump write only DEVICE#<id>/DUMP#<id> items (inline statements, pinned
-# in tests/integration/test_xyte_dumps.py).
+# writes only its own DEVICE#<id>/CLAIM item (an inline statement, pinned in test_thingsboard_claim.py).
+# Xyte registration creates devices, and a Xyte device may delete itself (as the operator's delete).
 REGISTRY_WRITERS = {
     "TbProvisionFunction",
     "TbPostClaimFunction",
+    "XyteRegisterFunction",
+    "XyteDeleteDeviceFunction",
+    # Send Dump and Append to Dump write only DEVICE#<id>/DUMP#<id> items (pinned in test_xyte_dumps.py);
+    # config, commands and licenses only their own DEVICE#<id> items and record attributes (pinned in
+    # test_xyte_sync_walk.py): inline statements each
     "XyteSendDumpFunction",
     "XyteAppendDumpFunction",
+    *XYTE_FAMILY_FUNCTIONS,
 }
-# Xyte config, commands and licenses write only their own DEVICE#<id> items and record attributes
-# (inline statements, pinned in tests/integration/test_xyte_sync_walk.py)
-REGISTRY_WRITERS |= XYTE_FAMILY_FUNCTIONS
+
+
+def _device_items_only(policy: dict) -> bool:
+    """An inline statement list whose every statement is limited to DEVICE#<id> items (a device's own
+    satellites: never a token, name or model item)."""
+    statements = policy.get("Statement")
+    if not isinstance(statements, list):
+        return False
+    for statement in statements:
+        if '"DevicesTable"' not in json.dumps(statement):
+            continue
+        keys = statement.get("Condition", {}).get("ForAllValues:StringLike", {}).get("dynamodb:LeadingKeys")
+        if keys != ["DEVICE#*"]:
+            return False
+    return True
 
 
 def test_device_functions_cannot_write_the_registry(template: Template) -> None:
-    """Least privilege: device endpoints read the devices table and never write it."""
+    """Least privilege: device endpoints read the devices table, and write at most DEVICE#<id> items."""
     resources = template.resources()
     for spec in template.functions():
         if spec.logical_id in REGISTRY_WRITERS:
@@ -165,4 +184,25 @@ def test_device_functions_cannot_write_the_registry(template: Template) -> None:
             continue
         policies = resources[spec.logical_id]["Properties"]["Policies"]
         registry = [p for p in policies if json.dumps(p).find('"DevicesTable"') >= 0]
-        assert registry and all(next(iter(p)) == "DynamoDBReadPolicy" for p in registry), spec.logical_id
+        assert registry and all(
+            next(iter(p)) == "DynamoDBReadPolicy" or _device_items_only(p) for p in registry
+        ), spec.logical_id
+
+
+def test_the_device_items_check_refuses_an_unlimited_statement() -> None:
+    unlimited = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["dynamodb:PutItem"],
+                "Resource": {"Fn::GetAtt": ["DevicesTable", "Arn"]},
+            }
+        ]
+    }
+    limited = {
+        "Statement": [
+            unlimited["Statement"][0]
+            | {"Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["DEVICE#*"]}}}
+        ]
+    }
+    assert not _device_items_only(unlimited) and _device_items_only(limited)

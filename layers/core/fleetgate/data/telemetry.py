@@ -37,8 +37,12 @@ class TelemetryRepository:
         self.table = table
 
     # ------------------------------------------------------------------ writes
-    def append(self, device_id: str, records: list[TelemetryRecord], expires_at: int) -> None:
-        suffix = secrets.token_hex(4)
+    def append(
+        self, device_id: str, records: list[TelemetryRecord], expires_at: int, suffix: str | None = None
+    ) -> None:
+        """``suffix`` (8 hex digits) names a request's items: a redelivered message given the same one
+        overwrites its items instead of adding them again (random when None)."""
+        suffix = suffix or secrets.token_hex(4)
         requests = [
             {
                 "PutRequest": {
@@ -121,6 +125,62 @@ class TelemetryRepository:
             client("dynamodb").delete_item(
                 TableName=self.table, Key={"deviceId": s(device_id), "sk": s(LATEST)}
             )
+
+    # ------------------------------------------------------------------ removal (Xyte: null values, override)
+    def remove_latest(self, device_id: str, keys: list[str], ts: int) -> None:
+        """Remove ``keys`` from the latest values, each only if its value is not newer than ``ts`` (a late
+        removal never drops a newer sample)."""
+        if not keys:
+            return
+        if len(keys) <= FAST_PATH_KEYS:
+            names: dict[str, str] = {"#ts": "ts"}
+            values: dict[str, Any] = {":t": n(ts), ":one": n(1)}
+            conditions = []
+            for i, key in enumerate(keys):
+                names[f"#k{i}"] = _attr(key)
+                conditions.append(f"(attribute_not_exists(#k{i}) OR #k{i}.#ts <= :t)")
+            try:
+                with translated_errors():
+                    client("dynamodb").update_item(
+                        TableName=self.table,
+                        Key={"deviceId": s(device_id), "sk": s(LATEST)},
+                        UpdateExpression="REMOVE "
+                        + ", ".join(f"#k{i}" for i in range(len(keys)))
+                        + " ADD rev :one",
+                        ConditionExpression=" AND ".join(conditions),
+                        ExpressionAttributeNames=names,
+                        ExpressionAttributeValues=values,
+                    )
+                return
+            except Conflict:
+                pass  # some key has a newer sample: remove key by key below
+        self._remove_older(device_id, set(keys), ts)
+
+    def _remove_older(self, device_id: str, keys: set[str], ts: int) -> None:
+        ddb = client("dynamodb")
+        key = {"deviceId": s(device_id), "sk": s(LATEST)}
+
+        def remove() -> None:
+            with translated_errors():
+                item = ddb.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
+            if not item:
+                return
+            rev = int(item.get("rev", {}).get("N", "0"))
+            kept = {
+                name: value
+                for name, value in item.items()
+                if not (name[2:] in keys and name.startswith("k:") and int(value["M"]["ts"]["N"]) <= ts)
+            }
+            kept["rev"] = n(rev + 1)
+            with translated_errors():
+                ddb.put_item(
+                    TableName=self.table,
+                    Item=kept,
+                    ConditionExpression="rev = :rev OR attribute_not_exists(rev)",
+                    ExpressionAttributeValues={":rev": n(rev)},
+                )
+
+        on_conflict(remove, busy="Latest telemetry is under heavy contention; retry the request")
 
     # ------------------------------------------------------------------ reads
     def latest(self, device_id: str) -> dict[str, LatestValue]:

@@ -7,7 +7,8 @@ Item kinds, all keyed ``pk``/``sk``:
 - ``DEVICE#<id>`` / ``XYTE``: the Xyte side of a registry device (written in the device's own create
   transaction, removed with the device's satellites);
 - ``XYTECLOUD#<cloud id>``, ``XYTEMACSN#<mac>#<sn>``: a registration's identity claims, released when
-  the device is deleted.
+  the device is deleted;
+- a registration's links (its model's device list, its parent's children): see ``link_items``.
 """
 
 from __future__ import annotations
@@ -280,3 +281,57 @@ class XyteRepository:
                     )
             except Conflict:
                 continue  # held by another registration (never this device's): leave it
+        for link in link_keys(record):  # its model's device list, its parent's children
+            try:
+                with translated_errors():
+                    ddb.delete_item(
+                        TableName=self.table,
+                        Key=link,
+                        ConditionExpression="deviceId = :d",
+                        ExpressionAttributeValues={":d": s(device_id)},
+                    )
+            except Conflict:
+                continue  # absent, or another child's serial number claim
+
+
+# --------------------------------------------------------------------------- registration links
+# Written in a device's create transaction (``services.xyte.register``), removed with its claims:
+# - ``XYTEMODEL#<model id>`` / ``DEVICE#<device id>``: the model's devices (a model in use cannot be
+#   deleted; a new API version reaches every device record of the model);
+# - ``DEVICE#<parent id>`` / ``XYTECHILD#<child id>``: a parent's children (deleted with the parent);
+# - ``DEVICE#<parent id>`` / ``XYTECHILDSN#<sn>``: a serial number registers once per parent.
+CHILD = "XYTECHILD#"
+CHILD_SN = "XYTECHILDSN#"
+
+
+def member_key(model_id: str, device_id: str) -> dict[str, Any]:
+    return {"pk": s(f"XYTEMODEL#{model_id}"), "sk": s(f"DEVICE#{device_id}")}
+
+
+def child_keys(parent_id: str, device_id: str, sn: str | None) -> list[dict[str, Any]]:
+    keys = [{"pk": s(f"DEVICE#{parent_id}"), "sk": s(f"{CHILD}{device_id}")}]
+    if sn is not None:
+        keys.append({"pk": s(f"DEVICE#{parent_id}"), "sk": s(f"{CHILD_SN}{sn}")})
+    return keys
+
+
+def link_items(record: XyteDevice) -> list[tuple[dict[str, Any], str | None]]:
+    """The registration's links, each with what a held key means (None: it cannot be held)."""
+    links: list[tuple[dict[str, Any], str | None]] = [
+        (member_key(record.model_id, record.device_id) | {"deviceId": s(record.device_id)}, None)
+    ]
+    if record.parent_id is not None:
+        child, *sn = child_keys(record.parent_id, record.device_id, record.identity.sn)
+        links.append((child | {"deviceId": s(record.device_id)}, None))
+        links += [
+            (key | {"deviceId": s(record.device_id)}, "The parent has a child with this serial number")
+            for key in sn
+        ]
+    return links
+
+
+def link_keys(record: XyteDevice) -> list[dict[str, Any]]:
+    keys = [member_key(record.model_id, record.device_id)]
+    if record.parent_id is not None:
+        keys += child_keys(record.parent_id, record.device_id, record.identity.sn)
+    return keys

@@ -31,6 +31,17 @@ def record(device_id: str, body: dict[str, Any]) -> Event:
     return event
 
 
+def store(device_id: str, *, event_type: str, severity: str, timestamp: int, data_json: str) -> Event:
+    """Store one event another dialect has validated (Xyte's ``POST .../events``)."""
+    now = now_ms()
+    request = rules.EventInput(event_type, severity, timestamp, data_json, None)
+    event = rules.new_event(
+        request, device_id=device_id, now_ms=now, retention_days=get_settings().event_retention_days
+    )
+    _repository().append(event)
+    return event
+
+
 def list_page(
     device_id: str, query: EventQuery, limit: int, next_token: str | None
 ) -> tuple[list[Event], str | None]:

@@ -16,18 +16,33 @@ def _telemetry() -> TelemetryRepository:
     return TelemetryRepository(get_settings().require("telemetry_table"))
 
 
-def record(device_id: str, records: list[TelemetryRecord]) -> int:
+def record(device_id: str, records: list[TelemetryRecord], *, suffix: str | None = None) -> int:
     """Store ``records``: one item per distinct timestamp, plus the latest-values item. Returns the
-    number of timestamps written."""
+    number of timestamps written. A redelivered message passes the same ``suffix`` (8 hex digits) and
+    overwrites its own history items."""
     merged = merge_by_timestamp(records)
     if not merged:
         return 0
     settings = get_settings()
     expires_at = clock.now_s() + settings.telemetry_retention_days * 86400
     repo = _telemetry()
-    repo.append(device_id, merged, expires_at)
+    repo.append(device_id, merged, expires_at, suffix)
     repo.update_latest(device_id, latest_of(merged))
     return len(merged)
+
+
+def remove(device_id: str, keys: list[str], ts: int) -> None:
+    """Remove ``keys`` from the device's latest values, unless a value is newer than ``ts`` (history
+    keeps what was reported)."""
+    _telemetry().remove_latest(device_id, keys, ts)
+
+
+def replace_state(device_id: str, kept: set[str], ts: int) -> list[str]:
+    """Remove every latest value not in ``kept`` and not newer than ``ts``; the keys removed."""
+    repo = _telemetry()
+    gone = sorted(k for k, v in repo.latest(device_id).items() if k not in kept and v.ts <= ts)
+    repo.remove_latest(device_id, gone, ts)
+    return gone
 
 
 def latest(device_id: str, keys: list[str] | None = None) -> dict[str, LatestValue]:

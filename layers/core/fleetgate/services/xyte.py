@@ -119,14 +119,17 @@ def register(model: XyteModel, registration: Registration) -> tuple[XyteDevice, 
         registered_at=clock.now_ms(),
     )
     claims = store.claim_items(record)
+    links = store.link_items(record)  # the model's device list, the parent's children
+    taken = {1 + i: "This device is already registered" for i in range(len(claims))}
+    taken |= {1 + len(claims) + i: message for i, (_, message) in enumerate(links) if message}
     _, access_key = devices.register(
         device_id,
         f"xyte:{model.name}"[:64],
         registration.name,
         device_id=device_id,
         queues=False,
-        extra=[store.record_item(record), *claims],
-        taken={1 + i: "This device is already registered" for i in range(len(claims))},
+        extra=[store.record_item(record), *claims, *(item for item, _ in links)],
+        taken=taken,
     )
     return record, access_key
 
