@@ -6,7 +6,6 @@ the suites under ``tests/``. A failure means: run ``make docs`` (or ``make bench
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 
 from fleetgate_local.cfn_yaml import load_template_file
 from fleetgate_local.template import Template
-from tools import cost, count_tests, template_docs
+from tools import bench, cost, count_tests, template_docs
 from tools.doc_tables import DOCS, read_block, write_block
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,10 +31,10 @@ def _rows(block: str) -> list[list[str]]:
 
 
 def test_bench_table_names_exactly_the_device_functions_of_the_template(template: Template) -> None:
-    # Given the template's device functions: every function with a route outside /manage
-    expected = [
-        f.logical_id for f in template.functions() if f.routes and not f.routes[0].path.startswith("/manage")
-    ]
+    # Given the template's device functions: every function with a route outside /manage, every function
+    # a topic rule invokes and the MQTT authorizer
+    expected = [f.logical_id for f in bench.device_functions(template)]
+    assert {"XyteOnGetFunction", "TdOnCommandResponseFunction", "MqttAuthorizerFunction"} <= set(expected)
 
     # When the bench table's function column is read
     named = [row[0] for row in _rows(read_block(DOCS / "performance.md", "bench")) if row[0]]
@@ -45,23 +44,20 @@ def test_bench_table_names_exactly_the_device_functions_of_the_template(template
 
 
 def test_bench_table_lists_for_each_function_exactly_the_events_of_its_routes(template: Template) -> None:
-    # Given, per device function, the events in events/ whose route key is one of its routes
-    events = {
-        path.relative_to(ROOT).as_posix(): json.loads(path.read_text()).get("routeKey")
-        for path in sorted((ROOT / "events").rglob("*.json"))
-    }
+    # Given, per device function, the events in events/ that reach it (its routes' or its rules' topics)
     expected = {
-        f.logical_id: [name for name, key in events.items() if key in {r.route_key for r in f.routes}]
-        for f in template.functions()
-        if f.routes and not f.routes[0].path.startswith("/manage")
+        f.logical_id: [p.relative_to(ROOT).as_posix() for p in bench.events_for(f, template)]
+        or ["(no event)"]
+        for f in bench.device_functions(template)
     }
+    assert expected["XyteOnGetFunction"] == ["events/xyte/on_get.json"]
 
     # When the bench table's event column is read, function by function
     listed: dict[str, list[str]] = {}
     function = ""
     for row in _rows(read_block(DOCS / "performance.md", "bench")):
         function = row[0] or function
-        event = re.fullmatch(r"`(\S+\.json) → \d{3}`", row[4])
+        event = re.fullmatch(r"`(\S+\.json) → (\d{3}|async|allowed)`", row[4])
         listed.setdefault(function, []).append(event.group(1) if event else row[4])
 
     # Then each function lists exactly those events
