@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import boto3
 import pytest
 
 from fleetgate_local.template import Template
@@ -72,6 +73,21 @@ def test_the_configured_hub_and_mqtt_urls_are_answered(stack: Stack) -> None:
     _, answer = register(stack, key)
     assert answer["hub_url"] == answer["hub_url_static_cert"] == "https://hub.example.com"
     assert answer["mqtt_hub_url"] == "mqtts://a1-ats.iot.us-east-1.amazonaws.com:8883"
+
+
+def test_without_a_configured_url_registration_answers_the_stacks_own_mqtt_endpoint(stack: Stack) -> None:
+    # Given the stack's domain configuration with its AWS-managed host (moto holds it; the local
+    # provisioning only names it)
+    boto3.client("iot").create_domain_configuration(
+        domainConfigurationName=stack.provisioned.physical_ids["MqttDomainConfiguration"],
+        domainName="a1b2c3-ats.iot.us-east-1.amazonaws.com",
+        serviceType="DATA",
+    )
+    _, key = create_model(stack)
+
+    # When a device registers, Then it is told to connect there, on 8883
+    _, answer = register(stack, key)
+    assert answer["mqtt_hub_url"] == "mqtts://a1b2c3-ats.iot.us-east-1.amazonaws.com:8883"
 
 
 def test_a_device_registers_once_per_cloud_id_and_nano_id_is_its_old_name(stack: Stack) -> None:

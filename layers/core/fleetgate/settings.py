@@ -49,6 +49,7 @@ class Settings:
     )
     xyte_hub_url: str = ""  # Xyte: what registration answers as hub_url (the API's URL when empty)
     xyte_mqtt_url: str = ""  # Xyte: what registration answers as mqtt_hub_url (the MQTT endpoint)
+    mqtt_domain_configuration: str = ""  # the MQTT endpoint's domain configuration (looked up when no URL)
     iot_data_endpoint: str = ""  # https://<id>-ats.iot.<region>.amazonaws.com; looked up when empty
 
     @classmethod

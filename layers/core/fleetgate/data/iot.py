@@ -82,3 +82,21 @@ def _described_endpoint(iot: Any) -> str:
     except BotoCoreError as exc:
         raise CallFailed(f"iot DescribeEndpoint failed: {type(exc).__name__}") from exc
     return f"https://{address}"
+
+
+def domain_name(configuration: str) -> str | None:
+    """The host name of an IoT domain configuration (``iot:DescribeDomainConfiguration``), looked up once
+    per execution environment; None (logged) when it cannot be read."""
+    return _domain_name(client("iot"), configuration)
+
+
+@cache
+def _domain_name(iot: Any, configuration: str) -> str | None:
+    from fleetgate.observability import logger  # noqa: PLC0415 - only this lookup logs
+
+    try:
+        name = iot.describe_domain_configuration(domainConfigurationName=configuration).get("domainName")
+    except (ClientError, BotoCoreError) as exc:
+        logger.warning("The MQTT endpoint could not be looked up", extra={"reason": type(exc).__name__})
+        return None
+    return str(name) if name else None

@@ -134,6 +134,20 @@ def register(model: XyteModel, registration: Registration) -> tuple[XyteDevice, 
     return record, access_key
 
 
+def mqtt_hub_url() -> str | None:
+    """Where Xyte devices connect over MQTT: ``XYTE_MQTT_URL`` when the deployer gave one, else the
+    stack's own MQTT endpoint (its domain configuration's host, port 8883), None when neither is known."""
+    settings = get_settings()
+    if settings.xyte_mqtt_url:
+        return settings.xyte_mqtt_url
+    if not settings.mqtt_domain_configuration:
+        return None
+    from fleetgate.data import iot  # noqa: PLC0415 - only registration answers it
+
+    host = iot.domain_name(settings.mqtt_domain_configuration)
+    return f"mqtts://{host}:8883" if host else None
+
+
 def record(device_id: str) -> XyteDevice:
     found = repository().get(device_id)
     if found is None:

@@ -23,6 +23,7 @@ from fleetgate.domain.xyte_registry import Incident, SpaceInfo, local_time
 from fleetgate.errors import FleetgateError
 from fleetgate.http import HttpRequest
 from fleetgate.jsonutil import dumps
+from fleetgate.services import xyte as xyte_service
 from fleetgate.services.xyte_registry import ChildOutcome, DeviceInfo, TelemetryOutcome
 from fleetgate.settings import get_settings
 
@@ -52,7 +53,7 @@ def registered(record: XyteDevice, access_key: str, request: HttpRequest | None)
             "access_key": access_key,
             "hub_url": url,
             "hub_url_static_cert": url,
-            "mqtt_hub_url": get_settings().xyte_mqtt_url or None,
+            "mqtt_hub_url": xyte_service.mqtt_hub_url(),
         },
         record,
     )
