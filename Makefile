@@ -53,14 +53,19 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 MOSQUITTO_HINT := Mosquitto 2 is missing: install Debian/Ubuntu's package (sudo apt-get install mosquitto), Homebrew's (brew install mosquitto) or https://mosquitto.org/download/, with its dynamic security plugin; MOSQUITTO=/path/to/mosquitto names one off PATH
 
 .PHONY: mosquitto
-mosquitto: ## Install Mosquitto 2 (the local stack's MQTT broker) with apt-get when missing (needs root)
+mosquitto: ## Install Mosquitto 2 (the local stack's MQTT broker, and its clients) with apt-get when missing (needs root)
 	@if [ -n "$$MOSQUITTO" ] && [ -x "$$MOSQUITTO" ]; then exit 0; fi; \
-	if PATH="$$PATH:/usr/sbin:/usr/local/sbin" command -v mosquitto >/dev/null 2>&1; then exit 0; fi; \
-	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	  echo "==> installing mosquitto (Debian package) with apt-get"; \
-	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get install -y --no-install-recommends mosquitto >/dev/null \
-	    || { apt-get update >/dev/null && apt-get install -y --no-install-recommends mosquitto >/dev/null; } \
+	apt=; [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt=1; export DEBIAN_FRONTEND=noninteractive; \
+	if PATH="$$PATH:/usr/sbin:/usr/local/sbin" command -v mosquitto >/dev/null 2>&1; then \
+	  if [ -n "$$apt" ] && ! command -v mosquitto_sub >/dev/null 2>&1; then \
+	    echo "==> installing mosquitto-clients (mosquitto_sub, mosquitto_pub, mosquitto_rr: for trying MQTT)"; \
+	    apt-get install -y --no-install-recommends mosquitto-clients >/dev/null 2>&1 || true; \
+	  fi; exit 0; \
+	fi; \
+	if [ -n "$$apt" ]; then \
+	  echo "==> installing mosquitto and mosquitto-clients (Debian packages) with apt-get"; \
+	  apt-get install -y --no-install-recommends mosquitto mosquitto-clients >/dev/null \
+	    || { apt-get update >/dev/null && apt-get install -y --no-install-recommends mosquitto mosquitto-clients >/dev/null; } \
 	    || { echo "apt-get could not install mosquitto. $(MOSQUITTO_HINT)"; exit 1; }; \
 	else \
 	  echo "$(MOSQUITTO_HINT)"; exit 1; \
