@@ -4,7 +4,7 @@ username = id``, ``password = access_key`` and the user properties ``device_id``
 every publish, or HTTPS to ``hub_url`` with ``Authorization: <access_key>``.
 
 ``MqttAgent`` keeps every message it receives; ``wait`` blocks on a condition until a message matching
-it arrives (no sleeps), ``quiet`` checks that none arrives within a short window.
+it arrives (no sleeps).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from paho.mqtt.properties import Properties
 from tests.e2e.conftest import HTTP_TIMEOUT_S, OperatorSession
 
 WAIT_S = 10.0
-QUIET_S = 0.6  # how long "nothing more arrives" is watched; rule round trips take 20-60 ms here
 SERVER_TOPICS = ("config", "commands", "command", "license", "space_info", "firmware", "incidents")
 
 
@@ -239,26 +238,15 @@ class MqttAgent:
         assert hits, f"{count} message(s) on {full} not within {WAIT_S} s: got {self.topics()}"
         return list(hits[:count])
 
-    def on(self, topic: str) -> list[Received]:
+    def on(self, topic: str, where: Callable[[Received], bool] = lambda m: True) -> list[Received]:
+        """The messages received on ``topic`` so far (matching ``where``)."""
         full = self._topic(topic)
         with self._changed:
-            return [m for m in self.received if m.topic == full]
+            return [m for m in self.received if m.topic == full and where(m)]
 
     def topics(self) -> list[str]:
         with self._changed:
             return [m.topic for m in self.received]
-
-    def quiet(self, seconds: float = QUIET_S) -> list[Received]:
-        """What arrives within ``seconds`` from now (the caller expects nothing, or only some)."""
-        with self._changed:
-            start = len(self.received)
-        time.sleep(seconds)  # a window of absence cannot be an event wait
-        with self._changed:
-            return self.received[start:]
-
-    def forget(self) -> None:
-        with self._changed:
-            self.received.clear()
 
     def close(self) -> None:
         self.client.disconnect()
