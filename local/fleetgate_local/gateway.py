@@ -39,6 +39,23 @@ _NO_ROUTE = "(no route)"
 _HOP_HEADERS = {"content-length", "transfer-encoding", "connection", "date", "server", "apigw-requestid"}
 
 
+_FORWARDED = {"x-forwarded-for", "x-forwarded-port", "x-forwarded-proto"}
+
+
+def forwarded(headers: list[tuple[str, str]], client_ip: str, port: int) -> list[tuple[str, str]]:
+    """``headers`` with the ``x-forwarded-*`` headers API Gateway adds: the client's address appended to
+    ``x-forwarded-for``; ``x-forwarded-proto`` and ``x-forwarded-port`` are the gateway's own (``http``
+    and its port here), never what the client sent, so a function builds its own URL right."""
+    kept = [(name, value) for name, value in headers if name.lower() not in _FORWARDED]
+    chain = [value for name, value in headers if name.lower() == "x-forwarded-for"]
+    return [
+        *kept,
+        ("x-forwarded-for", ", ".join([*chain, client_ip])),
+        ("x-forwarded-port", str(port)),
+        ("x-forwarded-proto", "http"),
+    ]
+
+
 @dataclass(frozen=True)
 class HttpRequest:
     """A request as received: raw (percent-encoded) path and query, headers in arrival order."""
@@ -203,7 +220,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             outcome = Outcome(HttpResponse.message(400, "Bad Request"))
         else:
-            headers = list(self.headers.items())
+            headers = forwarded(list(self.headers.items()), self.client_address[0], server.server_address[1])
             request = HttpRequest(
                 self.command, raw_path, raw_query, headers, body, self.client_address[0], request_id
             )

@@ -6,7 +6,10 @@ operator, and the HTTP gateway running the template's functions in warm worker p
 
 ``root`` is any directory holding a ``template.yaml``; port 0 picks a free port. MQTT devices connect to
 ``mqtt_url`` (``mqtt_port``; 0 picks a free one): Mosquitto behind the template's device authorizer, with
-its topic rules run (``fleetgate_local.mqtt``). ``max_workers`` caps
+its topic rules run (``fleetgate_local.mqtt``). That URL is the template's ``XyteMqttUrl`` parameter
+(what Xyte registration answers as ``mqtt_hub_url``) unless ``parameter_overrides`` names it: the port
+is bound before the template is read, so the value is known when the functions' environment is made.
+``max_workers`` caps
 the function workers alive at once (all functions together) and ``idle_seconds`` is how long an idle
 worker stays warm (``fleetgate_local.workers``).
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import socket
 import string
 import threading
 from collections.abc import Callable
@@ -27,6 +31,7 @@ from moto.server import ThreadedMotoServer
 from fleetgate_local.apidocs import ApiDocs
 from fleetgate_local.atomic_moto import make_dynamodb_atomic
 from fleetgate_local.authorizers import JwtAuthorizer
+from fleetgate_local.cfn_yaml import load_template_file
 from fleetgate_local.gateway import Gateway, GatewayServer, serve
 from fleetgate_local.intrinsics import TemplateError, as_text
 from fleetgate_local.mqtt import LocalMqtt
@@ -44,6 +49,7 @@ from fleetgate_local.workers import (
 DEFAULT_ADMIN_NAME = "admin"
 DEFAULT_ADMIN_PASSWORD = "Fleetgate-local-1"  # noqa: S105 (a documented local default; meets the pool policy)
 _LOOPBACK = "127.0.0.1"
+MQTT_URL_PARAMETER = "XyteMqttUrl"  # the MQTT endpoint registration tells devices
 _print_lock = threading.Lock()
 
 
@@ -101,8 +107,14 @@ class LocalStack:
 
     def start(self) -> LocalStack:
         """Start everything; returns once the gateway is listening. Cleans up if a step fails."""
+        listener: socket.socket | None = None
         try:
-            self.template = Template.load(self.root / "template.yaml", self.parameter_overrides)
+            listener = socket.create_server((self.host, self.mqtt_port))
+            mqtt_url = f"mqtt://{self.host}:{listener.getsockname()[1]}"
+            path = self.root / "template.yaml"
+            document = load_template_file(path)
+            parameters = template_parameters(document, self.parameter_overrides, mqtt_url)
+            self.template = Template(document, path.resolve().parent, parameters)
             self.region = self.template.region
             self._start_moto()
             self.provisioned = provision(self.template, endpoint_url=self.moto_url, region=self.region)
@@ -115,7 +127,9 @@ class LocalStack:
                 host=self.host,
                 port=self.mqtt_port,
                 moto_url=self.moto_url,
+                listener=listener,
             )
+            listener = None  # the MQTT front's now
             data_plane = self.mqtt.prepare()
             self._gateway = self._build_gateway(self.template, data_plane)
             pools = self._gateway.functions
@@ -124,6 +138,8 @@ class LocalStack:
             self._serving = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
             self._serving.start()
         except BaseException:
+            if listener is not None:
+                listener.close()
             self.stop()
             raise
         host, port = self._server.server_address[:2]
@@ -246,6 +262,15 @@ class LocalStack:
             function_arn=self.provisioned.attributes[spec.logical_id]["Arn"],
             environment=environment,
         )
+
+
+def template_parameters(document: dict[str, Any], overrides: dict[str, str], mqtt_url: str) -> dict[str, str]:
+    """``overrides`` plus ``XyteMqttUrl`` = the local MQTT URL, when the template declares that parameter
+    and the caller did not set it."""
+    declared = document.get("Parameters") or {}
+    if MQTT_URL_PARAMETER in declared and MQTT_URL_PARAMETER not in overrides:
+        return {**overrides, MQTT_URL_PARAMETER: mqtt_url}
+    return dict(overrides)
 
 
 def _fake_api_id() -> str:

@@ -15,6 +15,7 @@ plane (whose URL the functions' environment needs), ``start`` the rest once the 
 from __future__ import annotations
 
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -71,6 +72,7 @@ class LocalMqtt:
         port: int = 0,
         retry_delays: tuple[float, ...] = RETRY_DELAYS_S,
         moto_url: str | None = None,
+        listener: socket.socket | None = None,
     ) -> None:
         self.template = template
         self.provisioned = provisioned
@@ -86,6 +88,7 @@ class LocalMqtt:
         self.authorizer: str | None = None
         self._dynsec: Dynsec | None = None
         self._front: MqttFront | None = None
+        self._listener = listener  # the devices' port, bound by the caller; the front takes it over
 
     @property
     def url(self) -> str:
@@ -130,7 +133,9 @@ class LocalMqtt:
             arn_prefix=f"arn:aws:iot:{template.region}:{template.account_id}:",
             server_name=f"local-ats.iot.{template.region}.amazonaws.com",
             log=self.log,
+            listener=self._listener,
         ).start()
+        self._listener = None
         return self
 
     def stop(self) -> None:
@@ -138,6 +143,9 @@ class LocalMqtt:
         if self._front is not None:
             self._front.stop()
             self._front = None
+        if self._listener is not None:  # stopped before the front took it over
+            self._listener.close()
+            self._listener = None
         self.data_plane.stop()
         if self.rules is not None:
             self.rules.close()

@@ -110,8 +110,15 @@ class MqttFront(socketserver.ThreadingTCPServer):
         arn_prefix: str,
         server_name: str,
         log: Callable[[str], None],
+        listener: socket.socket | None = None,
     ) -> None:
-        super().__init__(address, _Connection)
+        # ``listener``: a socket already bound and listening (its port known before the start); it
+        # replaces binding ``address``.
+        super().__init__(address, _Connection, bind_and_activate=listener is None)
+        if listener is not None:
+            self.socket.close()
+            self.socket = listener
+            self.server_address = listener.getsockname()
         self.broker_port = broker_port
         self.dynsec = dynsec
         self.authorize = authorize
