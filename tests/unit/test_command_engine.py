@@ -27,8 +27,8 @@ from fleetgate.domain.commands import (
     new_command,
     settle,
 )
+from fleetgate.domain.xyte_sync import VOCABULARY as XYTE
 from fleetgate.errors import FleetgateError
-from tests.xyte_like import XYTE
 
 NOW = 1_760_000_000_000
 EXPIRES = NOW + 10_000

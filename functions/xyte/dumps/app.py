@@ -15,7 +15,6 @@ from fleetgate.dialects import xyte
 from fleetgate.dialects.xyte import files as wire
 from fleetgate.domain.xyte_files import MAX_PART_BYTES, dump_target
 from fleetgate.endpoint import Result
-from fleetgate.errors import NotFound
 from fleetgate.http import HttpRequest
 from fleetgate.observability import logger, metrics
 from fleetgate.services import xyte_files
@@ -39,14 +38,7 @@ ROUTES = {
 }
 
 
-def route(request: HttpRequest, caller: XyteCaller) -> Result:
-    endpoint = ROUTES.get(request.route_key)
-    if endpoint is None:
-        raise NotFound("No such route")
-    return endpoint(request, caller)
-
-
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
-    return xyte.handle(event, route, limit=MAX_PART_BYTES + wire.MULTIPART_SLACK)
+    return xyte.handle(event, xyte.routed(ROUTES), limit=MAX_PART_BYTES + wire.MULTIPART_SLACK)

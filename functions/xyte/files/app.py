@@ -10,7 +10,6 @@ from aws_lambda_powertools.logging import correlation_paths
 from fleetgate.dialects import xyte
 from fleetgate.dialects.xyte import files as wire
 from fleetgate.endpoint import Result
-from fleetgate.errors import NotFound
 from fleetgate.http import HttpRequest
 from fleetgate.observability import logger, metrics
 from fleetgate.services import xyte_files
@@ -33,14 +32,7 @@ ROUTES = {
 }
 
 
-def route(request: HttpRequest, caller: XyteCaller) -> Result:
-    endpoint = ROUTES.get(request.route_key)
-    if endpoint is None:
-        raise NotFound("No such route")
-    return endpoint(request, caller)
-
-
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
-    return xyte.handle(event, route)
+    return xyte.handle(event, xyte.routed(ROUTES))

@@ -15,11 +15,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fleetgate.endpoint import Result, done, serve_http
-from fleetgate.errors import Conflict, FleetgateError, InvalidRequest, retry_headers
+from fleetgate.errors import Conflict, FleetgateError, InvalidRequest, NotFound, retry_headers
 from fleetgate.http import HttpRequest, response
 from fleetgate.jsonutil import dumps, loads
 from fleetgate.observability import logger
@@ -45,6 +45,18 @@ def handle(event: dict[str, Any], endpoint: HubEndpoint, *, limit: int | None = 
         return endpoint(request, caller)
 
     return serve_http(event, checked, render, error_response)
+
+
+def routed(routes: Mapping[str, HubEndpoint]) -> HubEndpoint:
+    """One function's hub endpoint for several routes: the endpoint of the request's route key."""
+
+    def endpoint(request: HttpRequest, caller: XyteCaller) -> Result:
+        chosen = routes.get(request.route_key)
+        if chosen is None:
+            raise NotFound("No such route")
+        return chosen(request, caller)
+
+    return endpoint
 
 
 def handle_open(event: dict[str, Any], endpoint: OpenEndpoint) -> dict[str, Any]:
