@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,13 @@ pytestmark = pytest.mark.e2e
 
 MIN_REQUESTS = 1000
 SEED = int(os.environ.get("FUZZ_SEED", "20261201"))  # a fixed seed keeps CI reproducible
-# Examples per operation and phase: the dialects have 11, 8 and 60 operations.
+# Examples per operation and phase: the dialects have 11, 8, 28 and 90 operations.
 # positive_data_acceptance's default statuses for a valid request
 ACCEPTED = ["2xx", "3xx", 401, 403, 404, 409, 429, "5xx"]
-MAX_EXAMPLES = {"ThingsBoard": 60, "ThingDatas": 70, "Operator": 6}
+# Xyte answers a conflict with the state (already registered, a stale config version, an ended command
+# or license answer, 100 open incidents) with 422, where the other dialects say 409
+XYTE_ACCEPTED = [*ACCEPTED, 422]
+MAX_EXAMPLES = {"ThingsBoard": 60, "ThingDatas": 70, "Xyte": 25, "Operator": 6}
 # Operations with a rule beyond JSON Schema, and the rule.
 BEYOND_SCHEMA = {
     "POST /manage/v1/devices": "profileId must name an existing profile",
@@ -53,7 +57,43 @@ def beyond_schema(document: dict[str, Any]) -> dict[str, str]:
     return {**paged, **BEYOND_SCHEMA}
 
 
+def xyte_operations(seeds: Seeds) -> list[dict[str, Any]]:
+    """The Xyte hub's per-operation settings: real ids in bodies, an ISO timestamp (Xyte's is a string,
+    from 2000 to a day ahead of the server's clock, a bound no schema can state: the seeding time stands in
+    for it), and 422 among a valid request's answers."""
+    x = seeds.x
+    now = datetime.fromtimestamp(seeds.now_ms / 1000, UTC).isoformat().replace("+00:00", "Z")
+    common = {"body.timestamp": now, "body.hardware_key": x.hardware_key, "body.model_id": x.model_id}
+    accept = {"positive_data_acceptance": {"expected-statuses": XYTE_ACCEPTED}}
+    hub = r"^/v1/devices/\{device_id\}"
+    return [
+        # an update names the seeded command or license
+        {
+            "include-path-regex": hub + "/command$",
+            "include-method": "POST",
+            "parameters": {**common, "body.id": x.command_id},
+            "checks": accept,
+        },
+        {
+            "include-path-regex": hub + "/licenses$",
+            "include-method": "POST",
+            "parameters": {**common, "body.id": x.license_id},
+            "checks": accept,
+        },
+        # the device deletes itself: the second device, with its own key, so the first stays for the rest
+        {
+            "include-path-regex": hub + "$",
+            "include-method": "DELETE",
+            "parameters": {**common, "path.device_id": x.doomed_id},
+            "headers": {"Authorization": x.doomed_key},
+            "checks": accept,
+        },
+        {"include-tag": "Xyte", "parameters": common, "checks": accept},
+    ]
+
+
 def config(seeds: Seeds, tag: str, document: dict[str, Any]) -> dict[str, Any]:
+    x = seeds.x
     return {
         "seed": SEED,
         "base-url": seeds.url,
@@ -67,6 +107,7 @@ def config(seeds: Seeds, tag: str, document: dict[str, Any]) -> dict[str, Any]:
             "openapi": {
                 "thingDatasBasic": {"username": seeds.api_key_id, "password": seeds.api_key_secret},
                 "operatorJwt": {"bearer": seeds.operator_token},
+                "xyteAccessKey": {"api_key": x.access_key},
             }
         },
         "parameters": {
@@ -78,6 +119,17 @@ def config(seeds: Seeds, tag: str, document: dict[str, Any]) -> dict[str, Any]:
             "path.rpcId": seeds.rpc_id,
             "path.requestId": seeds.rpc_request_id,
             "path.executionId": seeds.execution_id,
+            # Xyte: the hub's device and the ids of its data; the operator's Xyte routes' ids
+            "path.device_id": x.device_id,
+            "path.file_id": x.file_id,
+            "path.dump_id": x.dump_id,
+            "path.incident_id": x.incident_id,
+            "path.modelId": x.model_id,
+            "path.fileId": x.file_id,
+            "path.dumpId": x.dump_id,
+            "path.incidentId": x.incident_id,
+            "path.commandId": x.command_id,
+            "path.licenseId": x.license_id,
             # bodies name the seeded thing and profile, so requests get past the lookup to the rules
             "body.thingName": seeds.thing_name,
             "body.provisionDeviceKey": seeds.provision_key,
@@ -97,7 +149,11 @@ def config(seeds: Seeds, tag: str, document: dict[str, Any]) -> dict[str, Any]:
             *(
                 {
                     "include-name": name,
-                    "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, 400]}},
+                    "checks": {
+                        "positive_data_acceptance": {
+                            "expected-statuses": [*(XYTE_ACCEPTED if " /v1/" in name else ACCEPTED), 400]
+                        }
+                    },
                 }
                 for name in beyond_schema(document)
             ),
@@ -114,6 +170,9 @@ def config(seeds: Seeds, tag: str, document: dict[str, Any]) -> dict[str, Any]:
                 "parameters": {"path.id": seeds.device_id},
                 "checks": {"not_a_server_error": {"expected-statuses": ["2xx", "3xx", "4xx", 504]}},
             },
+            *xyte_operations(seeds),
+            {"include-path-regex": "^/manage/v1/xyte/devices/", "parameters": {"path.id": x.device_id}},
+            {"include-path-regex": "^/manage/v1/xyte/models/", "parameters": {"path.id": x.model_id}},
             {"include-path-regex": "^/manage/v1/devices/", "parameters": {"path.id": seeds.device_id}},
             {
                 "include-path-regex": "^/manage/v1/device-profiles/",
