@@ -99,10 +99,6 @@ class XyteChildTelemetry(XyteTelemetry):
     access_token: str = Field(min_length=1, description="the child's access key")
 
 
-class XyteChildTelemetries(RootModel[dict[str, XyteChildTelemetry]]):
-    """child id → its telemetry, 1-100 entries."""
-
-
 class XyteInvalidToken(BaseModel):
     error: Literal["Invalid access token"]
 
@@ -346,8 +342,13 @@ DEVICE_OPERATIONS: tuple[Operation, ...] = (
             {
                 "type": "array",
                 "minItems": 1,
-                "maxItems": 25,
-                "items": {"$ref": "#/components/schemas/XyteRegistration"},
+                "maxItems": registry.MAX_BULK,
+                # any value: an entry that is not a valid XyteRegistration is refused alone, in its
+                # answer entry ({error, code, status}), and the request goes on
+                "items": {
+                    "description": "a registration (XyteRegistration); one that is not valid is "
+                    "answered alone with its {error, code, status}"
+                },
             },
             models=(XyteRegistration,),
         ),
@@ -417,7 +418,21 @@ DEVICE_OPERATIONS: tuple[Operation, ...] = (
         "xyte_send_children_telemetries",
         "Send the telemetry of up to 100 children",
         Answer(200, "child id → its answer", model(XyteChildTelemetryAnswers)),
-        request=model(XyteChildTelemetries),
+        # each entry an object; its content is judged alone (an invalid token or field is that entry's
+        # answer, the others are stored), so the schema of an entry is XyteChildTelemetry's description
+        request=schema(
+            {
+                "type": "object",
+                "minProperties": 1,
+                "maxProperties": registry.MAX_CHILD_TELEMETRIES,
+                "additionalProperties": {
+                    "type": "object",
+                    "description": "the child's telemetry and its access_token (XyteChildTelemetry); one "
+                    "that is not valid is answered alone",
+                },
+            },
+            models=(XyteChildTelemetry,),
+        ),
     ),
     operation(
         "GET",
