@@ -139,8 +139,11 @@ class XyteCommand(BaseModel):
     device_id: str | None = None
 
 
+UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"  # checked_id's
+
+
 class XyteCommandUpdate(BaseModel):
-    id: str | None = Field(default=None, description="required from model API 1.0.1")
+    id: str | None = Field(default=None, pattern=UUID, description="required from model API 1.0.1")
     status: Literal["in_progress", "done", "failed", "error"]
     message: str | None = Field(default=None, max_length=MAX_MESSAGE)
 
@@ -179,7 +182,7 @@ class XyteLicenseItem(BaseModel):
 
 
 class XyteLicenseUpdate(BaseModel):
-    id: str
+    id: str = Field(pattern=UUID)
     state: Literal["inuse", "removed", "error"]
     error: str | None = Field(default=None, max_length=MAX_LICENSE_ERROR)
 
