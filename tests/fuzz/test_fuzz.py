@@ -43,6 +43,16 @@ BEYOND_SCHEMA = {
     "POST /manage/v1/jobs/{jobId}/cancel": "a comment refuses Unicode category C",
     "POST /v1/devices/{device_id}/config": "the body's shape follows the device's model API version "
     "(flat before 1.0.5, {config, ...} from it), which the path's id does not show",
+    # what a Xyte model's API version changes, which the path's device id does not show
+    "POST /v1/devices/{device_id}/command": "id is required from model API 1.0.1",
+    "PUT /v1/devices/{device_id}": "firmware_version is SemVer from model API 1.0.4",
+    "POST /v1/devices": "firmware_version is SemVer and sn is required with cloud_id from 1.0.4 and 1.0.2",
+    "POST /v1/devices/{device_id}/children": "firmware_version is SemVer from the child model's API 1.0.4",
+    "POST /v1/devices/{device_id}/telemetry": "timestamp from 2000 up to a day ahead of the server's clock",
+    "POST /v1/devices/{device_id}/events": "timestamp from 2000 up to a day ahead of the server's clock",
+    # a binary body's length is no JSON Schema bound
+    "POST /v1/devices/{device_id}/dumps/{dump_path+}": "the dump's bytes are not empty",
+    "PUT /v1/devices/{device_id}/dumps/{dump_id}": "the appended bytes are not empty",
 }
 PAGE_TOKEN = "nextToken must be one the listing issued"  # every paged listing's rule beyond the schema
 
