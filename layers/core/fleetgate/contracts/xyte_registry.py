@@ -296,8 +296,9 @@ class UpdateXyteModelRequest(_Strict):
 
 
 class XyteCoordinatesRequest(_Strict):
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lng: float | None = Field(default=None, ge=-180, le=180)
+    # strict: a number (an integer too), never a boolean or a numeric string
+    lat: float | None = Field(default=None, ge=-90, le=90, strict=True)
+    lng: float | None = Field(default=None, ge=-180, le=180, strict=True)
 
 
 class XyteLocationRequest(_Strict):
