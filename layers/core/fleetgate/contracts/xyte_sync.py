@@ -46,7 +46,10 @@ class XyteCommandRequest(_Strict):
 
 
 class XyteLicenseRequest(_Strict):
-    data: Any = Field(description="the license content the device verifies (any JSON value but null)")
+    data: Any = Field(
+        description="the license content the device verifies (any JSON value but null)",
+        json_schema_extra={"not": {"type": "null"}},
+    )
     signature: str = Field(max_length=MAX_SIGNATURE)
     expires_at: str | None = Field(default=None, description="ISO-8601 date-time with its zone")
 
