@@ -38,6 +38,7 @@ BEYOND_SCHEMA = {
     "GET /manage/v1/devices/{id}/telemetry": "startTs must not be after endTs",
     "GET /manage/v1/devices/{id}/events": "startTs must not be after endTs",
     "POST /api/v1/{token}/attributes": "the shadow's limits: 8 KB, depth 6, no null inside arrays",
+    "POST /api/v1/thing-datas/shadow/reported": "the shadow's limits: 8 KB, depth 6, no null inside arrays",
     "POST /api/v1/thing-datas/jobs/start-next": "statusDetails values refuse Unicode category C",
     "POST /api/v1/thing-datas/jobs/{jobId}/update": "statusDetails values refuse Unicode category C",
     "POST /manage/v1/jobs/{jobId}/cancel": "a comment refuses Unicode category C",
@@ -46,6 +47,7 @@ BEYOND_SCHEMA = {
     # what a Xyte model's API version changes, which the path's device id does not show
     "POST /v1/devices/{device_id}/command": "id is required from model API 1.0.1",
     "PUT /v1/devices/{device_id}": "firmware_version is SemVer from model API 1.0.4",
+    "PATCH /manage/v1/xyte/models/{id}": "latest_fw_version is SemVer from model API 1.0.4",
     "POST /v1/devices": "firmware_version is SemVer and sn is required with cloud_id from 1.0.4 and 1.0.2",
     "POST /v1/devices/{device_id}/children": "firmware_version is SemVer from the child model's API 1.0.4",
     "POST /v1/devices/{device_id}/telemetry": "timestamp from 2000 up to a day ahead of the server's clock",
