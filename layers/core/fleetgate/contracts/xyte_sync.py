@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from fleetgate.contracts import manage
+from fleetgate.contracts.manage_requests import StrictInt
 from fleetgate.contracts.spec import Answer, Body, Operation, model, path, ref, schema
 from fleetgate.contracts.xyte import NOT_FOUND, UNPROCESSABLE, operation
 from fleetgate.domain.xyte_sync import (
@@ -40,7 +41,7 @@ class XyteCommandRequest(_Strict):
         description="reboot, dump, update_firmware ({url, version, checksum?, signature?}) or your own",
     )
     parameters: dict[str, Any] | None = None
-    timeout: Annotated[int, Field(strict=True, ge=1, le=MAX_TIMEOUT_S)] | None = Field(
+    timeout: Annotated[StrictInt, Field(ge=1, le=MAX_TIMEOUT_S)] | None = Field(
         default=None, description="seconds (default 86400)"
     )
 
@@ -51,7 +52,11 @@ class XyteLicenseRequest(_Strict):
         json_schema_extra={"not": {"type": "null"}},
     )
     signature: str = Field(max_length=MAX_SIGNATURE)
-    expires_at: str | None = Field(default=None, description="ISO-8601 date-time with its zone")
+    expires_at: str | None = Field(
+        default=None,
+        description="ISO-8601 date-time with its zone",
+        json_schema_extra={"format": "date-time"},
+    )
 
 
 # --------------------------------------------------------------------------- operator views
