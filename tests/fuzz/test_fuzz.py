@@ -48,6 +48,7 @@ BEYOND_SCHEMA = {
     "POST /v1/devices/{device_id}/command": "id is required from model API 1.0.1",
     "PUT /v1/devices/{device_id}": "firmware_version is SemVer from model API 1.0.4",
     "PATCH /manage/v1/xyte/models/{id}": "latest_fw_version is SemVer from model API 1.0.4",
+    "POST /manage/v1/xyte/devices/{id}/commands": "a name refuses Unicode categories C and Z but the space",
     "POST /v1/devices": "firmware_version is SemVer and sn is required with cloud_id from 1.0.4 and 1.0.2",
     "POST /v1/devices/{device_id}/children": "firmware_version is SemVer from the child model's API 1.0.4",
     "POST /v1/devices/{device_id}/telemetry": "timestamp from 2000 up to a day ahead of the server's clock",
