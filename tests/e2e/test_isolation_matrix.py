@@ -67,8 +67,22 @@ class Device:
 
 
 @dataclass
+class XyteDevice:
+    """A Xyte device: its id (``device_id`` of the hub's paths), its access key, its model and identity."""
+
+    id: str
+    key: str
+    model_id: str
+    hardware_key: str
+    cloud_id: str
+    mac: str
+    sn: str
+
+
+@dataclass
 class World:
-    """Device A with distinctive data everywhere, device B, and the credentials the matrix uses."""
+    """Device A with distinctive data everywhere, device B, and the credentials the matrix uses; the same
+    for Xyte (``xa``, ``xb``: devices of two models)."""
 
     stack: LocalStack
     operator_token: str
@@ -80,6 +94,19 @@ class World:
     keys: dict[str, str]  # API keys: kind -> "id:secret"
     profiles: dict[str, dict[str, str]]  # name -> {"id", "key", "secret"}
     identifiers: list[str] = field(default_factory=list)  # what this module's stored items mention
+    xa: XyteDevice | None = None
+    xb: XyteDevice | None = None
+    xchild: XyteDevice | None = None  # a child of Xyte A: another device, with a key of its own
+
+    @property
+    def xyte_a(self) -> XyteDevice:
+        assert self.xa is not None
+        return self.xa
+
+    @property
+    def xyte_b(self) -> XyteDevice:
+        assert self.xb is not None
+        return self.xb
 
     @property
     def url(self) -> str:
@@ -300,14 +327,185 @@ def world(stack: LocalStack, operator_token: str) -> World:
         w.operator("POST", "/manage/v1/devices/claim", json={"deviceName": a.name, "secretKey": claim_secret})
     )
 
+    seed_xyte(w, secret)
+
     w.identifiers = [
         marker,
         a.id,
         b.id,
+        w.xyte_a.id,
+        w.xyte_b.id,
+        w.xyte_a.model_id,
+        w.xyte_b.model_id,
         *(p["id"] for p in w.profiles.values()),
         *(value for name, value in w.ids.items() if not name.endswith("-id")),
     ]
     return w
+
+
+def seed_xyte(w: World, secret: Callable[[str], str]) -> None:
+    """Xyte A (model A) with a distinctive value in every place a Xyte device has data, a child of A, and
+    Xyte B (model B). Ids of A's data go to ``w.ids`` under ``xyte-...``."""
+    marker, ids = w.marker, w.ids
+
+    def hub(method: str, path: str, key: str, **kwargs: Any) -> requests.Response:
+        return requests.request(
+            method,
+            f"{w.url}/v1/devices/{path}",
+            headers={"Authorization": key},
+            timeout=HTTP_TIMEOUT_S,
+            **kwargs,
+        )
+
+    devices = {}
+    for letter, octet in (("a", "0a"), ("b", "0b")):
+        model = _ok(
+            w.operator(
+                "POST",
+                "/manage/v1/xyte/models",
+                json={"name": f"{marker} projector {letter}", "api_version": "1.0.7", "vendor": marker},
+            ),
+            201,
+        )["data"]
+        cloud_id, mac, sn = (
+            f"{marker}-cloud-{letter}",
+            f"02:00:{marker[3:5]}:{marker[5:7]}:{octet}:01",
+            f"sn-{letter}",
+        )
+        registered = _ok(
+            requests.post(
+                f"{w.url}/v1/devices",
+                json={
+                    "hardware_key": model["hardware_key"],
+                    "cloud_id": cloud_id,
+                    "mac": mac,
+                    "sn": sn,
+                    "firmware_version": "1.0.0",
+                    "name": f"{marker}-xyte-{letter}",
+                },
+                timeout=HTTP_TIMEOUT_S,
+            ),
+            201,
+        )
+        devices[letter] = XyteDevice(
+            registered["id"], registered["access_key"], model["id"], model["hardware_key"], cloud_id, mac, sn
+        )
+    w.xa, w.xb = devices["a"], devices["b"]
+    xa = w.xyte_a
+    w.secrets.extend([xa.key, xa.hardware_key])
+    ids["xyte-model"] = xa.model_id
+
+    # A's child, with its own key
+    child = _ok(
+        hub(
+            "POST",
+            f"{xa.id}/children",
+            xa.key,
+            json={"sn": f"{marker}-child", "model_id": xa.model_id, "firmware_version": "1.0.0"},
+        ),
+        201,
+    )
+    w.xchild = XyteDevice(child["id"], child["access_key"], xa.model_id, "", "", "", f"{marker}-child")
+    w.secrets.append(child["access_key"])
+
+    # telemetry with a status and a message, Update Device, a cloud setting, an event, an incident
+    _ok(
+        hub(
+            "POST",
+            f"{xa.id}/telemetry",
+            xa.key,
+            json={
+                "status": "online",
+                "message": secret("xyte-status"),
+                "telemetries": {f"{marker}_lamp": secret("xyte-telemetry"), f"{marker}_hours": 4211},
+            },
+        )
+    )
+    _ok(hub("PUT", xa.id, xa.key, json={"details": {"room": secret("xyte-details")}}))
+    _ok(
+        hub(
+            "PUT",
+            f"{xa.id}/cloud_settings",
+            xa.key,
+            json={"property": "incidents.suspend_creation", "value": False},
+        )
+    )
+    _ok(
+        hub(
+            "POST",
+            f"{xa.id}/events",
+            xa.key,
+            json={"name": "isolation", "string_key_1": secret("xyte-event")},
+        ),
+        201,
+    )
+    incident = _ok(
+        hub("POST", f"{xa.id}/incidents", xa.key, json={"title": secret("xyte-incident"), "priority": 2}), 201
+    )
+    ids["xyte-incident"] = incident["id"]
+
+    # the operator's config, space info, a command and a license
+    _ok(
+        w.operator(
+            "PUT",
+            f"/manage/v1/xyte/devices/{xa.id}/config",
+            json={"config": {f"{marker}_brightness": secret("xyte-config")}, "name": f"{marker}-cfg"},
+        )
+    )
+    _ok(
+        w.operator(
+            "PUT",
+            f"/manage/v1/xyte/devices/{xa.id}/space",
+            json={
+                "location": {
+                    "coordinates": {"lat": 47.5, "lng": 8.5},
+                    "utc_offset": 60,
+                    "name": secret("xyte-space"),
+                }
+            },
+        )
+    )
+    command = _ok(
+        w.operator(
+            "POST",
+            f"/manage/v1/xyte/devices/{xa.id}/commands",
+            json={"name": f"{marker}_calibrate", "parameters": {"v": secret("xyte-command")}},
+        ),
+        201,
+    )["data"]
+    ids["xyte-command"] = command["id"]
+    license_ = _ok(
+        w.operator(
+            "POST",
+            f"/manage/v1/xyte/devices/{xa.id}/licenses",
+            json={"data": {"seats": secret("xyte-license")}, "signature": secret("xyte-signature")},
+        ),
+        201,
+    )["data"]
+    ids["xyte-license"] = license_["id"]
+
+    # a dump A sent (with an append), and a file of A's model, uploaded
+    dump = _ok(
+        hub("POST", f"{xa.id}/dumps/text%2Fplain/{marker}.log", xa.key, data=secret("xyte-dump").encode()),
+        201,
+    )
+    _ok(hub("PUT", f"{xa.id}/dumps/{dump['id']}", xa.key, data=secret("xyte-dump-append").encode()))
+    ids["xyte-dump"] = dump["id"]
+    file = _ok(
+        w.operator(
+            "POST",
+            f"/manage/v1/xyte/models/{xa.model_id}/files",
+            json={"name": secret("xyte-file"), "file_type": "firmware", "version": "1.0.1"},
+        ),
+        201,
+    )["data"]
+    uploaded = requests.put(
+        file["upload_url"], data=secret("xyte-file-bytes").encode(), timeout=HTTP_TIMEOUT_S
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    ids["xyte-file"] = file["id"]
+    _ok(w.operator("POST", f"/manage/v1/xyte/models/{xa.model_id}/files/{file['id']}/latest"))
+    assert _ok(hub("GET", f"{xa.id}/files/{file['id']}", xa.key))["id"] == file["id"]
 
 
 # =========================================================================== what "nothing changed" means
@@ -330,6 +528,49 @@ def stored_items(w: World, identifiers: list[str] | None = None) -> list[str]:
     return sorted(found)
 
 
+def xyte_reads(w: World) -> dict[str, str]:
+    """Xyte A's every area through the operator API."""
+    xa, ids = w.xyte_a, w.ids
+    device, model = f"/manage/v1/xyte/devices/{xa.id}", f"/manage/v1/xyte/models/{xa.model_id}"
+    return {
+        "xyte registry device": f"/manage/v1/devices/{xa.id}",
+        "xyte telemetry": f"/manage/v1/devices/{xa.id}/telemetry",
+        "xyte telemetry/latest": f"/manage/v1/devices/{xa.id}/telemetry/latest",
+        "xyte shadow": f"/manage/v1/devices/{xa.id}/shadow",
+        "xyte events": f"/manage/v1/devices/{xa.id}/events?limit=100",
+        "xyte device": device,
+        "xyte space": f"{device}/space",
+        "xyte cloud settings": f"{device}/cloud-settings",
+        "xyte open incidents": f"{device}/incidents",
+        "xyte closed incidents": f"{device}/incidents?status=closed",
+        "xyte config": f"{device}/config",
+        "xyte config versions": f"{device}/config/versions",
+        "xyte commands": f"{device}/commands",
+        "xyte command": f"{device}/commands/{ids['xyte-command']}",
+        "xyte licenses": f"{device}/licenses",
+        "xyte license": f"{device}/licenses/{ids['xyte-license']}",
+        "xyte dumps": f"{device}/dumps",
+        "xyte dump": f"{device}/dumps/{ids['xyte-dump']}",
+        "xyte model": model,
+        "xyte files": f"{model}/files",
+        "xyte file": f"{model}/files/{ids['xyte-file']}",
+        "xyte child": f"/manage/v1/xyte/devices/{w.xchild.id if w.xchild else ''}",
+    }
+
+
+def _without_signed_urls(value: Any) -> Any:
+    """``value`` with presigned URLs cut at their query and their expiry removed (signed afresh on every
+    read), and the answer's own time (space info's ``local_time``) removed."""
+    if isinstance(value, dict):
+        volatile = {"local_time", "expires_at"} if "url" in value else {"local_time"}
+        return {k: _without_signed_urls(v) for k, v in value.items() if k not in volatile}
+    if isinstance(value, list):
+        return [_without_signed_urls(v) for v in value]
+    if isinstance(value, str) and value.startswith("http") and "X-Amz-Signature" in value:
+        return value.split("?", 1)[0]
+    return value
+
+
 def device_state(w: World) -> dict[str, Any]:
     """Device A as the operator API shows it, every area, plus whether A's own token still reads A."""
     a, ids = w.a, w.ids
@@ -350,6 +591,7 @@ def device_state(w: World) -> dict[str, Any]:
         "job executions": f"/manage/v1/jobs/{ids['job']}/executions",
         "group members": f"/manage/v1/thing-groups/{ids['group']}/things",
         "profile devices": f"/manage/v1/device-profiles/{w.profiles['a']['id']}/devices",
+        **xyte_reads(w),
     }
     state: dict[str, Any] = {}
     for name, path in reads.items():
@@ -357,9 +599,19 @@ def device_state(w: World) -> dict[str, Any]:
         body = response.json()
         if name.endswith("shadow") and isinstance(body.get("data"), dict):
             body["data"].pop("timestamp", None)  # AWS's document: the time of the answer, not of the shadow
-        state[name] = (response.status_code, body)
+        state[name] = (response.status_code, _without_signed_urls(body))
     own = requests.get(f"{w.url}/api/v1/{a.token}/attributes", timeout=HTTP_TIMEOUT_S)
     state["A's token reads A"] = (own.status_code, own.json() if own.content else None)
+    xa = w.xyte_a
+    for name, path in (
+        ("A's key reads Xyte A", xa.id),
+        ("A's child's key reads the child", w.xchild.id if w.xchild else ""),
+    ):
+        key = xa.key if path == xa.id else (w.xchild.key if w.xchild else "")
+        read = requests.get(
+            f"{w.url}/v1/devices/{path}", headers={"Authorization": key}, timeout=HTTP_TIMEOUT_S
+        )
+        state[name] = (read.status_code, read.json() if read.content else None)
     return state
 
 
@@ -423,6 +675,15 @@ OPERATOR_PATH_VALUES: dict[tuple[str, str], Callable[[World], str]] = {
     ("thing-groups", "groupName"): lambda w: w.ids["group"],
     ("things", "thingName"): lambda w: w.b.name,
     ("jobs", "jobId"): lambda w: w.ids["job"],
+    # the Xyte routes (``xyte/`` before the segment): Xyte A, its model and its data
+    ("xyte/devices", "id"): lambda w: w.xyte_a.id,
+    ("xyte/models", "id"): lambda w: w.xyte_a.model_id,
+    ("xyte/models", "modelId"): lambda w: w.xyte_a.model_id,
+    ("xyte/files", "fileId"): lambda w: w.ids["xyte-file"],
+    ("xyte/commands", "commandId"): lambda w: w.ids["xyte-command"],
+    ("xyte/licenses", "licenseId"): lambda w: w.ids["xyte-license"],
+    ("xyte/dumps", "dumpId"): lambda w: w.ids["xyte-dump"],
+    ("xyte/incidents", "incidentId"): lambda w: w.ids["xyte-incident"],
 }
 
 
@@ -453,6 +714,18 @@ def operator_body(w: World, route_key: str) -> dict[str, Any]:
         "PUT /manage/v1/devices/{id}/attributes/shared": {f"{m}_created": m},
         "PATCH /manage/v1/devices/{id}/shadow": {"state": {"desired": {f"{m}_created": m}}},
         "POST /manage/v1/jobs/{jobId}/cancel": {"force": True},
+        "POST /manage/v1/xyte/models": {"name": f"{m} created", "api_version": "1.0.0"},
+        "PATCH /manage/v1/xyte/models/{id}": {"api_version": "1.0.0", "latest_fw_version": None},
+        "POST /manage/v1/xyte/models/{modelId}/files": {
+            "name": f"{m} created",
+            "file_type": "firmware",
+            "version": "9.9.9",
+        },
+        "PUT /manage/v1/xyte/devices/{id}/space": {"name": f"{m} created", "maintenance": True},
+        "PUT /manage/v1/xyte/devices/{id}/config": {"config": {f"{m}_created": m}},
+        "POST /manage/v1/xyte/devices/{id}/commands": {"name": "reboot"},
+        "POST /manage/v1/xyte/devices/{id}/licenses": {"data": m, "signature": m},
+        "PUT /manage/v1/xyte/devices/{id}/licenses/{licenseId}": {"data": m, "signature": m},
     }
     return dict(bodies.get(route_key, {}))
 
@@ -463,7 +736,9 @@ def operator_path(w: World, route_key: str) -> str:
     for index, segment in enumerate(segments):
         if segment.startswith("{") and segment.endswith("}"):
             name = segment.strip("{}+")
-            fill = OPERATOR_PATH_VALUES.get((segments[index - 1], name))
+            before = segments[index - 1]
+            fill = OPERATOR_PATH_VALUES.get((f"xyte/{before}", name)) if "xyte" in segments else None
+            fill = fill or OPERATOR_PATH_VALUES.get((before, name))
             if fill is None:
                 pytest.fail(f"{route_key}: no value for {{{name}}} in OPERATOR_PATH_VALUES (add a real one)")
             segments[index] = quote(fill(w), safe="")
@@ -543,15 +818,18 @@ class Call:
     params: dict[str, str] = field(default_factory=dict)
     json: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    data: bytes | None = None  # a raw body (Xyte's dumps), instead of ``json``
 
 
 @dataclass(frozen=True)
 class Expect:
-    """The dialect's answer: its status, and its exact body (``body``) or ThingDatas' error ``code``."""
+    """The dialect's answer: its status, and its exact body (``body``), ThingDatas' error ``code`` or
+    Xyte's (``xyte``: the body is exactly ``{"error", "code"}``)."""
 
     status: int
     body: bytes | None = None
     code: str | None = None
+    xyte: str | None = None
 
 
 @dataclass(frozen=True)
@@ -563,6 +841,7 @@ class Aim:
     scheme: str
     call: Callable[[World], Call]
     own_answer: Expect | None = None
+    bulk: bool = False  # Xyte's bulk registration: 201, and the refusal is the one entry's
 
 
 @dataclass(frozen=True)
@@ -678,6 +957,123 @@ DEVICE_ROUTES: dict[str, Aim] = {
 }
 
 
+XYTE, XYTE_IDS, XYTE_REGISTER = "xyte access key", "xyte access key, A's ids", "xyte hardware key"
+XYTE_NOT_FOUND = Expect(404, xyte="NotFound")
+
+
+def _x(method: str, path: str, **kwargs: Any) -> Callable[[World], Call]:
+    """A Xyte hub request on ``/v1/devices/{device_id}...`` (the kind fills ``{device_id}``); ``{command}``,
+    ``{license}``, ``{dump}``, ``{file}``, ``{incident}`` and ``{child}`` are A's."""
+
+    def call(w: World) -> Call:
+        fill = {
+            "command": w.ids["xyte-command"],
+            "license": w.ids["xyte-license"],
+            "dump": w.ids["xyte-dump"],
+            "file": w.ids["xyte-file"],
+            "incident": w.ids["xyte-incident"],
+            "child": w.xchild.id if w.xchild else "",
+            "model": w.xyte_a.model_id,
+            "marker": w.marker,
+        }
+
+        def filled(value: Any) -> Any:
+            if isinstance(value, str):
+                return value.format(**fill)
+            if isinstance(value, dict):
+                return {filled(k): filled(v) for k, v in value.items()}
+            return value
+
+        body = {k: filled(v) for k, v in kwargs.items()}
+        return Call(method, "/v1/devices/{device_id}" + path.format(**fill), **body)
+
+    return call
+
+
+def _registration(w: World) -> Call:
+    """A registration naming Xyte A's whole identity (Cloud ID, MAC and serial number)."""
+    xa = w.xyte_a
+    body = {
+        "cloud_id": xa.cloud_id,
+        "mac": xa.mac,
+        "sn": xa.sn,
+        "firmware_version": "1.0.0",
+        "name": "from B",
+    }
+    return Call("POST", "/v1/devices", json=body)
+
+
+DEVICE_ROUTES.update(
+    {
+        "POST /v1/devices": Aim(XYTE_REGISTER, _registration),
+        "POST /v1/devices/bulk_create": Aim(
+            XYTE_REGISTER, lambda w: replace(_registration(w), path="/v1/devices/bulk_create"), bulk=True
+        ),
+        "POST /v1/devices/{device_id}/children": Aim(
+            XYTE,
+            _x(
+                "POST", "/children", json={"sn": "from-b", "model_id": "{model}", "firmware_version": "1.0.0"}
+            ),
+        ),
+        "GET /v1/devices/{device_id}": Aim(XYTE, _x("GET", "")),
+        "PUT /v1/devices/{device_id}": Aim(XYTE, _x("PUT", "", json={"name": "from B", "details": {}})),
+        "DELETE /v1/devices/{device_id}": Aim(XYTE, _x("DELETE", "")),
+        "GET /v1/devices/{device_id}/children": Aim(XYTE, _x("GET", "/children")),
+        "POST /v1/devices/{device_id}/telemetry": Aim(
+            XYTE,
+            _x("POST", "/telemetry", json={"status": "error", "telemetries": {"{marker}_lamp": "from B"}}),
+        ),
+        "POST /v1/devices/{device_id}/children/telemetries": Aim(
+            XYTE,
+            _x(
+                "POST",
+                "/children/telemetries",
+                json={"{child}": {"access_token": "from B", "telemetries": {"v": 1}}},
+            ),
+        ),
+        "GET /v1/devices/{device_id}/space": Aim(XYTE, _x("GET", "/space")),
+        "PUT /v1/devices/{device_id}/cloud_settings": Aim(
+            XYTE, _x("PUT", "/cloud_settings", json={"property": "incidents.suspend_creation", "value": True})
+        ),
+        "POST /v1/devices/{device_id}/events": Aim(XYTE, _x("POST", "/events", json={"name": "fromB"})),
+        "GET /v1/devices/{device_id}/incidents": Aim(XYTE, _x("GET", "/incidents")),
+        "POST /v1/devices/{device_id}/incidents": Aim(
+            XYTE, _x("POST", "/incidents", json={"title": "from B"})
+        ),
+        "DELETE /v1/devices/{device_id}/incidents": Aim(XYTE, _x("DELETE", "/incidents")),
+        "DELETE /v1/devices/{device_id}/incidents/{incident_id}": Aim(
+            XYTE_IDS, _x("DELETE", "/incidents/{incident}"), XYTE_NOT_FOUND
+        ),
+        "GET /v1/devices/{device_id}/config": Aim(XYTE, _x("GET", "/config")),
+        "POST /v1/devices/{device_id}/config": Aim(
+            XYTE, _x("POST", "/config", json={"config": {"{marker}_brightness": "from B"}, "version": 99})
+        ),
+        "GET /v1/devices/{device_id}/command": Aim(XYTE, _x("GET", "/command")),
+        "POST /v1/devices/{device_id}/command": Aim(
+            XYTE_IDS, _x("POST", "/command", json={"id": "{command}", "status": "done"}), XYTE_NOT_FOUND
+        ),
+        "GET /v1/devices/{device_id}/command/pending_commands": Aim(
+            XYTE, _x("GET", "/command/pending_commands")
+        ),
+        "GET /v1/devices/{device_id}/license": Aim(XYTE, _x("GET", "/license")),
+        "GET /v1/devices/{device_id}/licenses": Aim(XYTE, _x("GET", "/licenses")),
+        "POST /v1/devices/{device_id}/licenses": Aim(
+            XYTE_IDS, _x("POST", "/licenses", json={"id": "{license}", "state": "inuse"}), XYTE_NOT_FOUND
+        ),
+        "GET /v1/devices/{device_id}/files": Aim(XYTE, _x("GET", "/files")),
+        "GET /v1/devices/{device_id}/files/{file_id}": Aim(
+            XYTE_IDS, _x("GET", "/files/{file}"), XYTE_NOT_FOUND
+        ),
+        "POST /v1/devices/{device_id}/dumps/{dump_path+}": Aim(
+            XYTE, _x("POST", "/dumps/text%2Fplain/from-b.log", data=b"from B")
+        ),
+        "PUT /v1/devices/{device_id}/dumps/{dump_id}": Aim(
+            XYTE_IDS, _x("PUT", "/dumps/{dump}", data=b"from B"), XYTE_NOT_FOUND
+        ),
+    }
+)
+
+
 def _token(value: Callable[[World], str]) -> Callable[[World, Call], Call]:
     return lambda w, call: replace(call, path=call.path.replace("{token}", value(w)))
 
@@ -787,6 +1183,101 @@ CREDENTIAL_KINDS: list[Kind] = [
     ),
     Kind(TD, "operator JWT", _authorization(lambda w, c: f"Bearer {w.operator_token}"), TD_UNAUTHORIZED),
 ]
+
+
+def _xyte_key(
+    value: Callable[[World], str | None], device: Callable[[World], str] = lambda w: w.xyte_a.id
+) -> Callable[[World, Call], Call]:
+    """``Authorization: <value>`` (none when None) on the path of ``device`` (Xyte A unless told)."""
+
+    def apply(w: World, call: Call) -> Call:
+        header = value(w)
+        headers = call.headers if header is None else {**call.headers, "Authorization": header}
+        return replace(call, path=call.path.replace("{device_id}", device(w)), headers=headers)
+
+    return apply
+
+
+def _hardware_key(
+    value: Callable[[World], str | None], **identity: Callable[[World], str]
+) -> Callable[[World, Call], Call]:
+    """A registration with ``value`` as ``hardware_key`` (none when None), identity fields replaced."""
+
+    def apply(w: World, call: Call) -> Call:
+        body = {**call.json, **{name: make(w) for name, make in identity.items()}}
+        key = value(w)
+        if key is not None:
+            body["hardware_key"] = key
+        return replace(call, json=[body] if call.path.endswith("/bulk_create") else body)
+
+    return apply
+
+
+XYTE_UNAUTHORIZED, XYTE_FORBIDDEN = Expect(401, xyte="Unauthorized"), Expect(403, xyte="Forbidden")
+XYTE_TAKEN = Expect(422, xyte="Conflict")
+# The hub: a raw access key in Authorization; a key opens its own device only (403 for a valid key of
+# another device: B, A's child, a ThingsBoard device), and anything that is no key is 401 (a scheme
+# before A's key included: the dialect takes the header whole, as Xyte's agents send it)
+XYTE_HUB_KINDS = [
+    ("B's access key", _xyte_key(lambda w: w.xyte_b.key), XYTE_FORBIDDEN),
+    ("A's child's access key", _xyte_key(lambda w: w.xchild.key if w.xchild else ""), XYTE_FORBIDDEN),
+    ("a ThingsBoard device's token", _xyte_key(lambda w: w.a.token), XYTE_FORBIDDEN),
+    ("unknown access key", _xyte_key(lambda w: secrets.token_urlsafe(24)), XYTE_UNAUTHORIZED),
+    ("empty Authorization", _xyte_key(lambda w: ""), XYTE_UNAUTHORIZED),
+    ("no Authorization", _xyte_key(lambda w: None), XYTE_UNAUTHORIZED),
+    ("A's key with a Bearer prefix", _xyte_key(lambda w: f"Bearer {w.xyte_a.key}"), XYTE_UNAUTHORIZED),
+    ("a ThingDatas API key (Basic)", _xyte_key(lambda w: w.basic("a")), XYTE_UNAUTHORIZED),
+    ("operator JWT", _xyte_key(lambda w: f"Bearer {w.operator_token}"), XYTE_UNAUTHORIZED),
+    ("operator JWT, raw", _xyte_key(lambda w: w.operator_token), XYTE_UNAUTHORIZED),
+]
+CREDENTIAL_KINDS += [
+    *(
+        Kind(scheme, name, apply, expect)
+        for scheme in (XYTE, XYTE_IDS)
+        for name, apply, expect in XYTE_HUB_KINDS
+    ),
+    # B's own key on B's own path, with A's command, license, dump, file or incident id: B's answer (404)
+    Kind(
+        XYTE_IDS,
+        "B's key on B's path, A's ids kept",
+        _xyte_key(lambda w: w.xyte_b.key, lambda w: w.xyte_b.id),
+        None,
+    ),
+    # registration: the model's hardware key in the body, Xyte A's identity asked for again
+    Kind(
+        XYTE_REGISTER,
+        "B's model key, A's identity",
+        _hardware_key(lambda w: w.xyte_b.hardware_key),
+        XYTE_TAKEN,
+    ),
+    Kind(
+        XYTE_REGISTER,
+        "B's model key, A's Cloud ID with a new serial number",
+        _hardware_key(
+            lambda w: w.xyte_b.hardware_key, mac=lambda w: "02:00:00:00:00:ff", sn=lambda w: f"{w.marker}-new"
+        ),
+        XYTE_TAKEN,
+    ),
+    Kind(
+        XYTE_REGISTER,
+        "B's model key, A's MAC and serial number with a new Cloud ID",
+        _hardware_key(lambda w: w.xyte_b.hardware_key, cloud_id=lambda w: f"{w.marker}-new-cloud"),
+        XYTE_TAKEN,
+    ),
+    Kind(
+        XYTE_REGISTER,
+        "A's model key, A's identity",
+        _hardware_key(lambda w: w.xyte_a.hardware_key),
+        XYTE_TAKEN,
+    ),
+    Kind(
+        XYTE_REGISTER, "unknown hardware key", _hardware_key(lambda w: secrets.token_hex(16)), XYTE_NOT_FOUND
+    ),
+    Kind(
+        XYTE_REGISTER, "A's access key as hardware key", _hardware_key(lambda w: w.xyte_a.key), XYTE_NOT_FOUND
+    ),
+    Kind(XYTE_REGISTER, "no hardware key", _hardware_key(lambda w: None), Expect(400, xyte="InvalidRequest")),
+]
 KINDS = {(kind.scheme, kind.name): kind for kind in CREDENTIAL_KINDS}
 NO_ENTRY = "(no entry in DEVICE_ROUTES)"
 
@@ -811,7 +1302,13 @@ class Observed:
 
 
 def a_identifiers(w: World) -> list[str]:
-    return [w.a.id, w.a.name, *(value for name, value in w.ids.items() if not name.endswith("-id"))]
+    return [
+        w.a.id,
+        w.a.name,
+        w.xyte_a.id,
+        w.xyte_a.model_id,
+        *(value for name, value in w.ids.items() if not name.endswith("-id")),
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -824,10 +1321,33 @@ def send(w: World, call: Call) -> requests.Response:
         call.method,
         f"{w.url}{call.path}",
         params=call.params,
-        json=call.json,
+        json=call.json if call.data is None else None,
+        data=call.data,
         headers=call.headers,
         timeout=HTTP_TIMEOUT_S,
     )
+
+
+def check_answer(response: requests.Response, expect: Expect, *, bulk: bool = False) -> None:
+    """The answer is ``expect`` (for a bulk registration: 201 with one entry, the refusal's)."""
+    if bulk:
+        assert response.status_code == 201, response.text
+        entries = response.json()
+        assert isinstance(entries, list) and len(entries) == 1, entries
+        assert entries[0] == {**entries[0], "status": expect.status, "code": expect.xyte}, entries
+        assert set(entries[0]) == {"error", "code", "status"}, entries
+        return
+    assert response.status_code == expect.status, response.text
+    if expect.body is not None:
+        assert response.content == expect.body
+    if expect.code is not None:
+        body = response.json()
+        assert {"code", "message"} <= set(body), body
+        assert body["code"] == expect.code, body
+    if expect.xyte is not None:
+        body = response.json()
+        assert set(body) == {"error", "code"} and isinstance(body["error"], str), body
+        assert body["code"] == expect.xyte, body
 
 
 @pytest.mark.parametrize(("route_key", "kind_name"), _device_cells())
@@ -848,13 +1368,7 @@ def test_a_device_route_gives_nothing_of_device_a_to_another_credential(
     response = send(world, call)
 
     # Then the answer is the dialect's refusal (or the credential's own device's answer)
-    assert response.status_code == expect.status, response.text
-    if expect.body is not None:
-        assert response.content == expect.body
-    if expect.code is not None:
-        body = response.json()
-        assert {"code", "message"} <= set(body), body
-        assert body["code"] == expect.code, body
+    check_answer(response, expect, bulk=aim.bulk)
     # and it holds none of A's values
     assert leaked(world, response) == []
     # and A is unchanged, as the operator API and the store show it
@@ -868,6 +1382,8 @@ def test_a_device_route_gives_nothing_of_device_a_to_another_credential(
 A_OWN_CREDENTIAL: dict[str, Callable[[World, Call], Call]] = {
     TB: _token(lambda w: w.a.token),
     TD: _authorization(lambda w, c: w.basic("a")),
+    XYTE: _xyte_key(lambda w: w.xyte_a.key),
+    XYTE_IDS: _xyte_key(lambda w: w.xyte_a.key),
 }
 
 
@@ -877,6 +1393,12 @@ A_OWN_CREDENTIAL: dict[str, Callable[[World, Call], Call]] = {
         "GET /api/v1/{token}/attributes",
         "GET /api/v1/thing-datas/{thingName}/shadow",
         "POST /api/v1/thing-datas/jobs/{jobId}/get",
+        "GET /v1/devices/{device_id}/config",
+        "GET /v1/devices/{device_id}/command",
+        "GET /v1/devices/{device_id}/license",
+        "GET /v1/devices/{device_id}/space",
+        "GET /v1/devices/{device_id}/incidents",
+        "GET /v1/devices/{device_id}/files/{file_id}",
     ],
 )
 def test_the_same_reads_with_a_s_own_credential_find_a_s_values(world: World, route_key: str) -> None:
@@ -898,6 +1420,35 @@ def test_a_write_with_a_s_own_credential_shows_in_the_state_compared(
     assert state["telemetry/latest"] != observed.state["telemetry/latest"]
     assert stored != observed.stored
     observed.state, observed.stored = state, stored  # the next cell starts from here
+
+
+def test_a_xyte_write_with_a_s_own_key_shows_in_the_state_compared(world: World, observed: Observed) -> None:
+    # The control for Xyte A: A's own key sending the aimed telemetry is seen by both views
+    aim = DEVICE_ROUTES["POST /v1/devices/{device_id}/telemetry"]
+    response = send(world, A_OWN_CREDENTIAL[aim.scheme](world, aim.call(world)))
+    assert response.status_code == 200, response.text
+    state, stored = device_state(world), stored_items(world, a_identifiers(world))
+    assert state["xyte telemetry/latest"] != observed.state["xyte telemetry/latest"]
+    assert state["xyte shadow"] != observed.state["xyte shadow"]  # the status, "error" now
+    assert stored != observed.stored
+    observed.state, observed.stored = state, stored
+
+
+def test_a_registration_with_a_fresh_identity_is_what_the_refused_ones_would_have_been(
+    world: World, observed: Observed
+) -> None:
+    # The control for the registration cells: A's model key with an identity nobody has registers (and
+    # shows among the stored items of model A), so the 422s above are for A's identity, not the key
+    aim = DEVICE_ROUTES["POST /v1/devices"]
+    fresh = {"cloud_id": f"{world.marker}-fresh", "mac": "02:00:00:00:00:fe", "sn": f"{world.marker}-fresh"}
+    call = _hardware_key(lambda w: w.xyte_a.hardware_key)(world, aim.call(world))
+    response = send(world, replace(call, json={**call.json, **fresh}))
+    assert response.status_code == 201, response.text
+    stored = stored_items(world, a_identifiers(world))
+    assert stored != observed.stored
+    deleted = world.operator("DELETE", f"/manage/v1/devices/{response.json()['id']}")
+    assert deleted.status_code == 204, deleted.text
+    observed.stored = stored_items(world, a_identifiers(world))
 
 
 def test_the_device_table_names_only_routes_of_the_template_and_every_scheme_has_kinds() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,24 @@ import requests
 from fleetgate_local.stack import LocalStack
 
 TIMEOUT_S = 30
+
+
+@dataclass(frozen=True)
+class XyteSeeds:
+    """A Xyte model with a device that has one of everything a hub route names, and a second device of
+    the model that only the hub's self-deletion uses."""
+
+    model_id: str
+    hardware_key: str = field(repr=False)
+    device_id: str
+    access_key: str = field(repr=False)
+    command_id: str
+    license_id: str
+    dump_id: str
+    file_id: str  # the model's latest firmware, uploaded
+    incident_id: str
+    doomed_id: str  # deleted by the first DELETE /v1/devices/{device_id} that passes
+    doomed_key: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -39,6 +58,12 @@ class Seeds:
     job_id: str  # a job targeting the thing
     group_name: str
     now_ms: int  # the seeding time, epoch milliseconds
+    xyte: XyteSeeds | None = None
+
+    @property
+    def x(self) -> XyteSeeds:
+        assert self.xyte is not None
+        return self.xyte
 
     @property
     def basic(self) -> str:
@@ -48,7 +73,7 @@ class Seeds:
 
 def seed(fuzz_stack: LocalStack) -> Seeds:
     """Fresh resources on ``fuzz_stack``: a profile, a device of it with an OTA package assigned, an API
-    key for every ThingDatas route, an RPC, a command, a job and a thing group."""
+    key for every ThingDatas route, an RPC, a command, a job and a thing group; and Xyte's (``seed_xyte``)."""
     url = fuzz_stack.url
     token = _ok(
         requests.post(
@@ -120,7 +145,58 @@ def seed(fuzz_stack: LocalStack) -> Seeds:
         job_id=job["jobId"],
         group_name=group["name"],
         now_ms=int(time.time() * 1000),
+        xyte=seed_xyte(url, call, suffix),
     )
+
+
+def seed_xyte(url: str, call: Callable[..., Any], suffix: str) -> XyteSeeds:
+    """A model (API 1.0.7), two of its devices; the first with a command, a license, an incident, a dump
+    and the model's uploaded latest firmware."""
+    model = call("POST", "/xyte/models", json={"name": f"fuzz {suffix}", "api_version": "1.0.7"})
+    registered = []
+    for n in (1, 2):
+        body = {
+            "hardware_key": model["hardware_key"],
+            "cloud_id": f"fuzz-{suffix}-{n}",
+            "sn": f"fuzz-{suffix}-{n}",
+            "firmware_version": "1.0.0",
+        }
+        registered.append(_created(requests.post(f"{url}/v1/devices", json=body, timeout=TIMEOUT_S)))
+    device, doomed = registered
+    hub = requests.Session()
+    hub.headers["Authorization"] = device["access_key"]
+    base = f"{url}/v1/devices/{device['id']}"
+    incident = _created(hub.post(f"{base}/incidents", json={"title": "fuzz"}, timeout=TIMEOUT_S))
+    dump = _created(hub.post(f"{base}/dumps/text%2Fplain/fuzz.log", data=b"fuzz log", timeout=TIMEOUT_S))
+    command = call("POST", f"/xyte/devices/{device['id']}/commands", json={"name": "reboot"})
+    license_ = call("POST", f"/xyte/devices/{device['id']}/licenses", json={"data": "seat", "signature": "s"})
+    file = call(
+        "POST",
+        f"/xyte/models/{model['id']}/files",
+        json={"name": "fuzz firmware", "file_type": "firmware", "version": "1.0.1"},
+    )
+    uploaded = requests.put(file["upload_url"], data=b"fuzz firmware", timeout=TIMEOUT_S)
+    assert uploaded.status_code == 200, uploaded.text
+    call("POST", f"/xyte/models/{model['id']}/files/{file['id']}/latest")
+    return XyteSeeds(
+        model_id=model["id"],
+        hardware_key=model["hardware_key"],
+        device_id=device["id"],
+        access_key=device["access_key"],
+        command_id=command["id"],
+        license_id=license_["id"],
+        dump_id=dump["id"],
+        file_id=file["id"],
+        incident_id=incident["id"],
+        doomed_id=doomed["id"],
+        doomed_key=doomed["access_key"],
+    )
+
+
+def _created(response: requests.Response) -> Any:
+    """A Xyte device route's answer (no envelope)."""
+    assert response.status_code in (200, 201), f"{response.request.method} {response.url}: {response.text}"
+    return response.json()
 
 
 def _ok(response: requests.Response) -> Any:

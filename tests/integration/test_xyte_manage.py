@@ -164,6 +164,9 @@ def test_a_failed_publish_still_stores_the_space(
         ("kelvin", {"temperature_units": "kelvin"}),
         ("an unknown field", {"colour": "red"}),
         ("maintenance as a string", {"maintenance": "yes"}),
+        ("a latitude of true", {"location": {"coordinates": {"lat": True}}}),
+        ("a longitude of false", {"location": {"coordinates": {"lng": False}}}),
+        ("a latitude as a string", {"location": {"coordinates": {"lat": "47.5"}}}),
     ],
 )
 def test_bad_space_info_is_400_and_writes_nothing(

@@ -325,6 +325,21 @@ def test_unknown_or_foreign_commands_are_404_and_credentials_401_403(stack: Stac
     assert items(stack) == before
 
 
+def test_a_timeout_is_an_integer_as_json_schema_has_it(stack: Stack) -> None:
+    # Given a Xyte device, when the operator sends a timeout written 600.0 (an integer to JSON Schema)
+    device = register("1.0.7")
+    status, answer, _ = publishes(
+        stack, "manage/xyte_send_command", device.id, {"name": "reboot", "timeout": 600.0}
+    )
+    # Then it is 600 seconds; a boolean or a fraction is still no integer
+    assert status == 201 and answer["data"]["timeout"] == 600, answer
+    for timeout in (True, 600.5):
+        assert (
+            call(stack, "manage/xyte_send_command", device.id, {"name": "reboot", "timeout": timeout})[0]
+            == 400
+        )
+
+
 def test_operator_refuses_bad_commands_and_non_xyte_devices(stack: Stack) -> None:
     device = register("1.0.7")
     before = items(stack)

@@ -226,6 +226,25 @@ def test_a_childs_bad_entry_is_answered_alone(stack: Stack, device: XDevice) -> 
 
 
 @pytest.mark.parametrize(
+    "token", [["a key"], {"k": 1}, 7, True, None], ids=["array", "object", "int", "bool", "null"]
+)
+def test_a_childs_access_token_that_is_no_string_is_an_invalid_token(
+    stack: Stack, device: XDevice, token: Any
+) -> None:
+    # Given a child of the device, and its entry carrying a JSON value that is no string as its token
+    child = _child(stack, device, "c-1")
+    body = {child.id: {"access_token": token, "telemetries": {"volume": 5}}}
+
+    # When the parent sends it
+    status, answers = hub(stack, "telemetry", "telemetry_post_children", device, body)
+
+    # Then that entry is refused as any wrong token is, and nothing of it is stored
+    assert status == 200, answers
+    assert answers == {child.id: {"error": "Invalid access token"}}
+    assert latest(stack, child) == {}
+
+
+@pytest.mark.parametrize(
     ("case", "body"), [("101 children", "many"), ("an array", []), ("an entry not an object", {"a": 1})]
 )
 def test_a_mass_telemetry_must_be_1_to_100_objects(

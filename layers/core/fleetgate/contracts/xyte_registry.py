@@ -4,7 +4,7 @@ and incidents (see ``fleetgate.contracts.xyte``), and the operator's Xyte routes
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictBool
 
@@ -29,16 +29,28 @@ FIRMWARE = "SemVer (MAJOR.MINOR.PATCH) from model API 1.0.4"
 
 
 # --------------------------------------------------------------------------- device bodies
+# The domain's rules as JSON Schema patterns (fleetgate.domain.xyte, fleetgate.domain.xyte_registry)
+ASCII_ID = r"^[!-~]{1,128}$"  # printable ASCII without spaces: cloud_id, sn
+TEXT = r"^[^\x00-\x1f\x7f]*$"  # no control characters: names, parent_id, host_address
+
+
 class XyteRegistration(BaseModel):
+    # an identity: cloud_id (or its old name nano_id), or mac and sn
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [{"required": ["cloud_id"]}, {"required": ["nano_id"]}, {"required": ["mac", "sn"]}]
+        }
+    )
+
     hardware_key: str = Field(min_length=1, max_length=128, description="the model's registration key")
-    cloud_id: str | None = Field(default=None, min_length=1, max_length=128)
-    nano_id: str | None = Field(default=None, min_length=1, max_length=128, description="cloud_id's old name")
+    cloud_id: str | None = Field(default=None, pattern=ASCII_ID)
+    nano_id: str | None = Field(default=None, pattern=ASCII_ID, description="cloud_id's old name")
     mac: str | None = Field(default=None, examples=["11:22:33:44:55:66"])
     sn: str | None = Field(
-        default=None, min_length=1, max_length=128, description="required with cloud_id from API 1.0.2"
+        default=None, pattern=ASCII_ID, description="required with cloud_id from API 1.0.2"
     )
     firmware_version: str = Field(min_length=1, max_length=64, description=FIRMWARE)
-    name: str | None = Field(default=None, min_length=1, max_length=rules.MAX_NAME)
+    name: str | None = Field(default=None, min_length=1, max_length=rules.MAX_NAME, pattern=TEXT)
     details: dict[str, Any] | None = None
     sub_model: str | None = Field(default=None, min_length=1, max_length=registry.MAX_SUB_MODEL)
     parent_id: str | None = Field(default=None, description="a registered device's id")
@@ -47,10 +59,10 @@ class XyteRegistration(BaseModel):
 
 
 class XyteChildRegistration(BaseModel):
-    sn: str = Field(min_length=1, max_length=128)
+    sn: str = Field(pattern=ASCII_ID)
     model_id: str = Field(min_length=1, max_length=64)
     firmware_version: str = Field(min_length=1, max_length=64, description=FIRMWARE)
-    name: str | None = Field(default=None, min_length=1, max_length=rules.MAX_NAME)
+    name: str | None = Field(default=None, min_length=1, max_length=rules.MAX_NAME, pattern=TEXT)
     details: dict[str, Any] | None = None
 
 
@@ -75,7 +87,11 @@ class XyteBulkAnswer(RootModel[list[XyteRegistered | XyteBulkFailure]]):
 
 class XyteTelemetry(BaseModel):
     status: Literal["online", "offline", "error"] | None = None
-    timestamp: str | None = Field(default=None, description="ISO-8601; absent: the server's time")
+    timestamp: str | None = Field(
+        default=None,
+        description="ISO-8601; absent: the server's time",
+        json_schema_extra={"format": "date-time"},
+    )
     telemetries: dict[str, Any] | None = Field(
         default=None, description="key → value (null removes the key); under 128 KB as compact JSON"
     )
@@ -97,10 +113,6 @@ class XyteTelemetryAnswer(BaseModel):
 
 class XyteChildTelemetry(XyteTelemetry):
     access_token: str = Field(min_length=1, description="the child's access key")
-
-
-class XyteChildTelemetries(RootModel[dict[str, XyteChildTelemetry]]):
-    """child id → its telemetry, 1-100 entries."""
 
 
 class XyteInvalidToken(BaseModel):
@@ -164,13 +176,15 @@ class XyteChild(BaseModel):
 
 class XyteUpdateDevice(BaseModel):
     firmware_version: str | None = Field(default=None, min_length=1, max_length=64, description=FIRMWARE)
-    name: str | None = None
-    sub_model: str | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=rules.MAX_NAME, pattern=TEXT)
+    sub_model: str | None = Field(default=None, min_length=1, max_length=registry.MAX_SUB_MODEL, pattern=TEXT)
     details: dict[str, Any] | None = None
     space_version: int | None = Field(default=None, ge=0, description="the version the device applied")
     config_version: int | None = Field(default=None, ge=0, description="the version the device applied")
-    parent_id: str | None = None
-    host_address: str | None = None
+    parent_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=TEXT)
+    host_address: str | None = Field(
+        default=None, min_length=1, max_length=registry.MAX_HOST_ADDRESS, pattern=TEXT
+    )
 
 
 class XyteUpdated(BaseModel):
@@ -221,7 +235,11 @@ class XyteEvent(BaseModel):
     int_key_2: int | None = None
     string_key_1: str | None = None
     string_key_2: str | None = None
-    timestamp: str | None = Field(default=None, description="ISO-8601; absent: the server's time")
+    timestamp: str | None = Field(
+        default=None,
+        description="ISO-8601; absent: the server's time",
+        json_schema_extra={"format": "date-time"},
+    )
 
 
 class XyteEventStored(BaseModel):
@@ -231,9 +249,13 @@ class XyteEventStored(BaseModel):
 
 
 class XyteIncidentRequest(BaseModel):
-    title: str = Field(min_length=1, max_length=registry.MAX_TITLE)
-    issue: str | None = Field(default=None, min_length=1, max_length=registry.MAX_TITLE)
-    priority: str | int | None = None
+    title: str = Field(min_length=1, max_length=registry.MAX_TITLE, pattern=TEXT)
+    issue: str | None = Field(default=None, min_length=1, max_length=registry.MAX_TITLE, pattern=TEXT)
+    priority: (
+        Annotated[str, Field(min_length=1, max_length=32, pattern=TEXT)]
+        | Annotated[StrictInt, Field(ge=-(2**31), lt=2**31)]
+        | None
+    ) = None
     description: str | None = Field(default=None, max_length=registry.MAX_DESCRIPTION)
 
 
@@ -274,8 +296,9 @@ class UpdateXyteModelRequest(_Strict):
 
 
 class XyteCoordinatesRequest(_Strict):
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lng: float | None = Field(default=None, ge=-180, le=180)
+    # strict: a number (an integer too), never a boolean or a numeric string
+    lat: float | None = Field(default=None, ge=-90, le=90, strict=True)
+    lng: float | None = Field(default=None, ge=-180, le=180, strict=True)
 
 
 class XyteLocationRequest(_Strict):
@@ -346,8 +369,13 @@ DEVICE_OPERATIONS: tuple[Operation, ...] = (
             {
                 "type": "array",
                 "minItems": 1,
-                "maxItems": 25,
-                "items": {"$ref": "#/components/schemas/XyteRegistration"},
+                "maxItems": registry.MAX_BULK,
+                # any value: an entry that is not a valid XyteRegistration is refused alone, in its
+                # answer entry ({error, code, status}), and the request goes on
+                "items": {
+                    "description": "a registration (XyteRegistration); one that is not valid is "
+                    "answered alone with its {error, code, status}"
+                },
             },
             models=(XyteRegistration,),
         ),
@@ -417,7 +445,21 @@ DEVICE_OPERATIONS: tuple[Operation, ...] = (
         "xyte_send_children_telemetries",
         "Send the telemetry of up to 100 children",
         Answer(200, "child id → its answer", model(XyteChildTelemetryAnswers)),
-        request=model(XyteChildTelemetries),
+        # each entry an object; its content is judged alone (an invalid token or field is that entry's
+        # answer, the others are stored), so the schema of an entry is XyteChildTelemetry's description
+        request=schema(
+            {
+                "type": "object",
+                "minProperties": 1,
+                "maxProperties": registry.MAX_CHILD_TELEMETRIES,
+                "additionalProperties": {
+                    "type": "object",
+                    "description": "the child's telemetry and its access_token (XyteChildTelemetry); one "
+                    "that is not valid is answered alone",
+                },
+            },
+            models=(XyteChildTelemetry,),
+        ),
     ),
     operation(
         "GET",

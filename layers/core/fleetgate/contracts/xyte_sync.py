@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from fleetgate.contracts import manage
+from fleetgate.contracts.manage_requests import StrictInt
 from fleetgate.contracts.spec import Answer, Body, Operation, model, path, ref, schema
 from fleetgate.contracts.xyte import NOT_FOUND, UNPROCESSABLE, operation
 from fleetgate.domain.xyte_sync import (
@@ -40,15 +41,22 @@ class XyteCommandRequest(_Strict):
         description="reboot, dump, update_firmware ({url, version, checksum?, signature?}) or your own",
     )
     parameters: dict[str, Any] | None = None
-    timeout: Annotated[int, Field(strict=True, ge=1, le=MAX_TIMEOUT_S)] | None = Field(
+    timeout: Annotated[StrictInt, Field(ge=1, le=MAX_TIMEOUT_S)] | None = Field(
         default=None, description="seconds (default 86400)"
     )
 
 
 class XyteLicenseRequest(_Strict):
-    data: Any = Field(description="the license content the device verifies (any JSON value but null)")
+    data: Any = Field(
+        description="the license content the device verifies (any JSON value but null)",
+        json_schema_extra={"not": {"type": "null"}},
+    )
     signature: str = Field(max_length=MAX_SIGNATURE)
-    expires_at: str | None = Field(default=None, description="ISO-8601 date-time with its zone")
+    expires_at: str | None = Field(
+        default=None,
+        description="ISO-8601 date-time with its zone",
+        json_schema_extra={"format": "date-time"},
+    )
 
 
 # --------------------------------------------------------------------------- operator views
@@ -139,8 +147,11 @@ class XyteCommand(BaseModel):
     device_id: str | None = None
 
 
+UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"  # checked_id's
+
+
 class XyteCommandUpdate(BaseModel):
-    id: str | None = Field(default=None, description="required from model API 1.0.1")
+    id: str | None = Field(default=None, pattern=UUID, description="required from model API 1.0.1")
     status: Literal["in_progress", "done", "failed", "error"]
     message: str | None = Field(default=None, max_length=MAX_MESSAGE)
 
@@ -179,7 +190,7 @@ class XyteLicenseItem(BaseModel):
 
 
 class XyteLicenseUpdate(BaseModel):
-    id: str
+    id: str = Field(pattern=UUID)
     state: Literal["inuse", "removed", "error"]
     error: str | None = Field(default=None, max_length=MAX_LICENSE_ERROR)
 

@@ -21,7 +21,7 @@ from fleetgate.domain import xyte
 from fleetgate.domain.devices import DeviceIdentity
 from fleetgate.domain.paging import check_limit
 from fleetgate.domain.xyte import Identity, XyteDevice, XyteModel
-from fleetgate.errors import Forbidden, InvalidRequest, NotFound
+from fleetgate.errors import Forbidden, InvalidRequest, NotFound, Unauthorized
 from fleetgate.services import devices
 from fleetgate.settings import get_settings
 
@@ -155,10 +155,13 @@ def record(device_id: str) -> XyteDevice:
     return found
 
 
-def authenticate(access_key: str | None, device_id: str | None = None) -> XyteCaller:
+def authenticate(access_key: object, device_id: str | None = None) -> XyteCaller:
     """The Xyte device ``access_key`` belongs to; with ``device_id`` (the path's), it must be that one
-    (``Forbidden`` otherwise: a key opens its own device only)."""
-    identity = devices.authenticate(access_key or "")
+    (``Forbidden`` otherwise: a key opens its own device only). Anything but a known key's string, none
+    included, is ``Unauthorized``."""
+    if not isinstance(access_key, str):  # mass telemetry's access_token comes from JSON: any value
+        raise Unauthorized()
+    identity = devices.authenticate(access_key)
     if device_id is not None and device_id != identity.id:
         raise Forbidden("This access key belongs to another device")
     found = repository().get(identity.id)
