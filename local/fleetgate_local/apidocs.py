@@ -147,6 +147,8 @@ def _view(value: Any) -> Any:
             del out[combinator]
             out.update(rest[0] if len(rest) == 1 and "$ref" not in rest[0] else {combinator: rest})
             out["nullable"] = True
+    if out.get("not") == {"type": "null"}:  # "any value but null": 3.0 has no null type, and a schema
+        del out["not"]  # without nullable already refuses null
     if "const" in out:
         out["enum"] = [out.pop("const")]
     if isinstance(out.get("examples"), list) and "properties" not in out:

@@ -47,8 +47,8 @@ def _json_integer(value: Any) -> Any:
 
 
 # an integer as JSON Schema has it: 3 or 3.0, never "3" or true
-_AS_INTEGER = BeforeValidator(_json_integer)  # after any constraints, or their schema is lost in a union
-StrictInt = Annotated[int, Field(strict=True), _AS_INTEGER]
+AS_INTEGER = BeforeValidator(_json_integer)  # after any constraints, or their schema is lost in a union
+StrictInt = Annotated[int, Field(strict=True), AS_INTEGER]
 
 THING_NAME = r"^[a-zA-Z0-9:_-]{1,128}$"  # fleetgate.domain.devices.NAME_PATTERN
 ThingName = Annotated[str, Field(pattern=THING_NAME)]
@@ -97,7 +97,7 @@ class CreateApiKeyRequest(_Strict):
 class SendCommandRequest(_Strict):
     action: str = Field(min_length=1, max_length=MAX_ACTION)
     params: Any = None
-    ttl: Annotated[int, Field(strict=True, ge=1, le=MAX_TTL_S), _AS_INTEGER] | None = None
+    ttl: Annotated[int, Field(strict=True, ge=1, le=MAX_TTL_S), AS_INTEGER] | None = None
     executionId: str | None = Field(
         default=None,
         pattern="^" + UUID_TEXT.pattern.removesuffix("\\Z") + "$",
@@ -157,7 +157,7 @@ class CriterionModel(_Strict):
     failureType: Literal["FAILED", "REJECTED", "TIMED_OUT", "ALL"]
     action: Literal["CANCEL"]
     thresholdPercentage: (
-        Annotated[int, Field(strict=True, gt=0, le=100), _AS_INTEGER]
+        Annotated[int, Field(strict=True, gt=0, le=100), AS_INTEGER]
         | Annotated[StrictFloat, Field(gt=0, le=100)]
     ) = Field(description="at most two digits after the decimal point")
     minNumberOfExecutedThings: StrictInt = Field(ge=1)
@@ -254,7 +254,7 @@ class CreatePackageRequest(_Strict):
     checksum: str | None = Field(
         default=None, pattern="^[0-9a-fA-F]+" + _END, description="hex, of the algorithm's digest length"
     )
-    size: Annotated[int, Field(strict=True, ge=1, le=MAX_PACKAGE_BYTES), _AS_INTEGER] | None = None
+    size: Annotated[int, Field(strict=True, ge=1, le=MAX_PACKAGE_BYTES), AS_INTEGER] | None = None
 
     @model_validator(mode="after")
     def _checksum_fits(self) -> CreatePackageRequest:

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictBool
 
 from fleetgate.contracts import manage
-from fleetgate.contracts.manage_requests import StrictInt
+from fleetgate.contracts.manage_requests import AS_INTEGER, StrictInt
 from fleetgate.contracts.spec import Answer, Operation, model, path, query, schema
 from fleetgate.contracts.xyte import (
     BAD_REQUEST,
@@ -253,7 +253,7 @@ class XyteIncidentRequest(BaseModel):
     issue: str | None = Field(default=None, min_length=1, max_length=registry.MAX_TITLE, pattern=TEXT)
     priority: (
         Annotated[str, Field(min_length=1, max_length=32, pattern=TEXT)]
-        | Annotated[StrictInt, Field(ge=-(2**31), lt=2**31)]
+        | Annotated[int, Field(strict=True, ge=-(2**31), lt=2**31), AS_INTEGER]
         | None
     ) = None
     description: str | None = Field(default=None, max_length=registry.MAX_DESCRIPTION)

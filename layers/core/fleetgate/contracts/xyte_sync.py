@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from fleetgate.contracts import manage
-from fleetgate.contracts.manage_requests import StrictInt
+from fleetgate.contracts.manage_requests import AS_INTEGER
 from fleetgate.contracts.spec import Answer, Body, Operation, model, path, ref, schema
 from fleetgate.contracts.xyte import NOT_FOUND, UNPROCESSABLE, operation
 from fleetgate.domain.xyte_sync import (
@@ -41,7 +41,7 @@ class XyteCommandRequest(_Strict):
         description="reboot, dump, update_firmware ({url, version, checksum?, signature?}) or your own",
     )
     parameters: dict[str, Any] | None = None
-    timeout: Annotated[StrictInt, Field(ge=1, le=MAX_TIMEOUT_S)] | None = Field(
+    timeout: Annotated[int, Field(strict=True, ge=1, le=MAX_TIMEOUT_S), AS_INTEGER] | None = Field(
         default=None, description="seconds (default 86400)"
     )
 
