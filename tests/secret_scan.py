@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,9 @@ SECRET_KEYS = frozenset(
         "access_token",
     )
 )
+# A raw Authorization value (no scheme) is a secret the suite made when it is a key: URL-safe characters, as
+# access keys and hardware keys are. What else a fuzzer sends there (a path, text) was made by the fuzzer.
+RAW_KEY = re.compile(r"[A-Za-z0-9_~.+=-]{8,256}")
 # Shorter values are not told apart from ordinary text (a secret of the suite is at least this long).
 MIN_SECRET_LENGTH = 8
 
@@ -108,7 +112,10 @@ class SecretScan:
                 continue
             scheme, _, credentials = value.strip().partition(" ")
             credentials = credentials.strip()
-            self.add(credentials or scheme)  # no scheme: a raw key (Xyte's access key)
+            if credentials:
+                self.add(credentials)
+            elif RAW_KEY.fullmatch(scheme):  # no scheme: a raw key (Xyte's access key), if it is one
+                self.add(scheme)
             if scheme.lower() == "basic":
                 try:
                     pair = base64.b64decode(credentials, validate=True).decode("utf-8")

@@ -93,23 +93,32 @@ def test_a_well_formed_token_passes_the_authorizer_with_or_without_bearer(stack:
     assert list_devices(stack, token).status_code != 401
 
 
+NOW = 2_000_000_000  # a placeholder instant: the spoiled times below are offsets from it
+
+
 @pytest.mark.parametrize(
     "spoiled",
     [
         pytest.param({"aud": "another-app-client"}, id="another audience"),
         pytest.param({"aud": None, "client_id": "another-app-client"}, id="access token of another client"),
         pytest.param({"aud": None}, id="no audience at all"),
-        pytest.param({"exp": int(time.time()) - 60}, id="expired"),
+        pytest.param({"exp": NOW - 60}, id="expired"),
         pytest.param({"exp": None}, id="no expiry"),
-        pytest.param({"nbf": int(time.time()) + 600}, id="not valid yet"),
-        pytest.param({"iat": int(time.time()) + 600}, id="issued in the future"),
+        pytest.param({"nbf": NOW + 600}, id="not valid yet"),
+        pytest.param({"iat": NOW + 600}, id="issued in the future"),
         pytest.param(
             {"iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_other"}, id="another issuer"
         ),
     ],
 )
 def test_a_token_with_spoiled_claims_is_401(stack: LocalStack, spoiled: dict[str, Any]) -> None:
-    response = list_devices(stack, f"Bearer {signed(claims_for(stack, **spoiled))}")
+    # times are relative to when the test runs (NOW stands for it), not to when the suite was collected
+    now = int(time.time())
+    claims = {
+        k: now + (v - NOW) if isinstance(v, int) and k in ("exp", "nbf", "iat") else v
+        for k, v in spoiled.items()
+    }
+    response = list_devices(stack, f"Bearer {signed(claims_for(stack, **claims))}")
     assert (response.status_code, response.json()) == (401, UNAUTHORIZED)
     assert 'error="invalid_token"' in response.headers["www-authenticate"]
 

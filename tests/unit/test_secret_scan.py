@@ -123,6 +123,17 @@ def test_authorization_headers_give_their_credentials() -> None:
     }
 
 
+def test_a_raw_authorization_value_is_a_secret_only_when_it_is_a_key() -> None:
+    # Given a Xyte access key sent raw, and what a fuzzer sends in that header
+    scan = SecretScan()
+    scan.collect_headers({"Authorization": "dZ9kAFs6qO_wUt8Rlw3K"})
+    scan.collect_headers({"Authorization": "/manage/v1/api-keys"})
+    scan.collect_headers({"Authorization": "null"})
+
+    # Then the key is a secret, and the path (which every request log holds) and short text are not
+    assert scan.secrets == {"dZ9kAFs6qO_wUt8Rlw3K"}
+
+
 class _AnswersASecret(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers["Content-Length"]))

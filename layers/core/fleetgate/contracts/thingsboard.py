@@ -217,8 +217,14 @@ TOKEN = path(
 )
 TIMEOUT = query(
     "timeout",
-    {"type": "integer", "minimum": -LONG_TEXT_MAX, "maximum": LONG_TEXT_MAX},
-    "How long to wait, in milliseconds; absent or 0: the cap (25 s), never more than the cap",
+    {
+        "anyOf": [
+            {"type": "integer", "minimum": -LONG_TEXT_MAX, "maximum": LONG_TEXT_MAX},
+            {"type": "string", "maxLength": 0},
+        ]
+    },
+    "How long to wait, in milliseconds; absent, empty (Spring's default value, as ThingsBoard reads it) "
+    "or 0: the cap (25 s), never more than the cap",
 )
 _PLAIN = raw({"type": "string"}, "text/plain")
 
