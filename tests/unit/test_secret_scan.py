@@ -123,14 +123,15 @@ def test_authorization_headers_give_their_credentials() -> None:
     }
 
 
-def test_a_raw_authorization_value_is_a_secret_only_when_it_is_a_key() -> None:
-    # Given a Xyte access key sent raw, and what a fuzzer sends in that header
+def test_a_raw_authorization_value_is_taken_from_the_answer_that_issued_it_not_from_the_header() -> None:
+    # Given a Xyte registration's answer, then requests with raw Authorization values: the device's key
+    # and what a fuzzer sends there (words of the document, a path, zeros)
     scan = SecretScan()
-    scan.collect_headers({"Authorization": "dZ9kAFs6qO_wUt8Rlw3K"})
-    scan.collect_headers({"Authorization": "/manage/v1/api-keys"})
-    scan.collect_headers({"Authorization": "null"})
+    scan.collect_body('{"id": "75ae3ea7", "access_key": "dZ9kAFs6qO_wUt8Rlw3K"}')
+    for raw in ("dZ9kAFs6qO_wUt8Rlw3K", "RequestLimitExceeded", "/manage/v1/api-keys", "00000000"):
+        scan.collect_headers({"Authorization": raw})
 
-    # Then the key is a secret, and the path (which every request log holds) and short text are not
+    # Then the key is a secret (from the answer), and the fuzzer's text is not
     assert scan.secrets == {"dZ9kAFs6qO_wUt8Rlw3K"}
 
 
