@@ -130,6 +130,7 @@ def test_a_raw_authorization_value_is_taken_from_the_answer_that_issued_it_not_f
     scan.collect_body('{"id": "75ae3ea7", "access_key": "dZ9kAFs6qO_wUt8Rlw3K"}')
     for raw in ("dZ9kAFs6qO_wUt8Rlw3K", "RequestLimitExceeded", "/manage/v1/api-keys", "00000000"):
         scan.collect_headers({"Authorization": raw})
+    scan.collect_body('{"access_token": "00000000", "hardware_key": "aaaaaaaaaaaa"}')  # one char repeated
 
     # Then the key is a secret (from the answer), and the fuzzer's text is not
     assert scan.secrets == {"dZ9kAFs6qO_wUt8Rlw3K"}
