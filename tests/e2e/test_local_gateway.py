@@ -404,6 +404,17 @@ class Logs(list[str]):
     def of(self, function_id: str) -> list[str]:
         return [line for line in self if line.startswith(f"[{function_id}] ")]
 
+    def of_once_holding(self, function_id: str, *wanted: str, within_s: float = 5) -> str:
+        """The function's lines once every wanted text is among them (or the deadline passes): the
+        worker's stdout and stderr are relayed by reader threads, so a line may land just after the
+        answer."""
+        deadline = time.monotonic() + within_s
+        while not all(text in (printed := "\n".join(self.of(function_id))) for text in wanted):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        return printed
+
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -545,9 +556,10 @@ def test_a_refused_token_never_reaches_the_function(local: LocalStack, project: 
 def test_what_a_handler_prints_goes_to_the_log_not_the_response(local: LocalStack, logs: Logs) -> None:
     response = get(local, "/chatty/plain")
     assert (response.status_code, response.text) == (200, "ok")
-    printed = logs.of("ChattyFunction")
-    assert "[ChattyFunction] hello from stdout" in printed
-    assert "[ChattyFunction] hello from stderr" in printed
+    stdout, stderr = "[ChattyFunction] hello from stdout", "[ChattyFunction] hello from stderr"
+    printed = logs.of_once_holding("ChattyFunction", stdout, stderr).splitlines()
+    assert stdout in printed
+    assert stderr in printed
 
 
 def test_responses_are_read_as_api_gateway_reads_them(local: LocalStack) -> None:
@@ -562,12 +574,7 @@ def test_responses_are_read_as_api_gateway_reads_them(local: LocalStack) -> None
 def test_a_raising_handler_is_a_500_with_the_traceback_in_the_log(local: LocalStack, logs: Logs) -> None:
     response = get(local, "/chatty/raise")
     assert (response.status_code, response.json()) == (500, {"message": "Internal Server Error"})
-    # the worker's stderr is relayed by a reader thread, so the traceback may land just after the answer
-    deadline = time.monotonic() + 5
-    while "Traceback" not in (printed := "\n".join(logs.of("ChattyFunction"))):
-        if time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
+    printed = logs.of_once_holding("ChattyFunction", "Traceback", "RuntimeError: boom for the test")
     assert "RuntimeError: boom for the test" in printed
     assert "Traceback" in printed
     assert get(local, "/chatty/plain").status_code == 200  # the environment stays usable
