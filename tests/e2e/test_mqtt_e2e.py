@@ -8,6 +8,7 @@ fails, a rule whose function does not exist), under ``tmp_path``.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import textwrap
@@ -280,6 +281,7 @@ def extended_template(root: Path) -> None:
     resources = document["Resources"]
     resources["TestDeadLetters"] = {"Type": "AWS::SQS::Queue", "Properties": {}}
     resources["TestRuleErrors"] = {"Type": "AWS::SQS::Queue", "Properties": {}}
+    resources["TestPresence"] = {"Type": "AWS::SQS::Queue", "Properties": {}}
     resources["FailingFunction"] = {
         "Type": "AWS::Serverless::Function",
         "Properties": {
@@ -289,7 +291,7 @@ def extended_template(root: Path) -> None:
         },
     }
 
-    def rule(sql: str, function_arn: Any) -> dict[str, Any]:
+    def rule(sql: str, function_arn: Any, errors: str = "TestRuleErrors") -> dict[str, Any]:
         return {
             "Type": "AWS::IoT::TopicRule",
             "Properties": {
@@ -299,7 +301,7 @@ def extended_template(root: Path) -> None:
                     "Actions": [{"Lambda": {"FunctionArn": function_arn}}],
                     "ErrorAction": {
                         "Sqs": {
-                            "QueueUrl": {"Ref": "TestRuleErrors"},
+                            "QueueUrl": {"Ref": errors},
                             "RoleArn": "arn:aws:iam::123456789012:role/x",
                         }
                     },
@@ -314,6 +316,8 @@ def extended_template(root: Path) -> None:
         "FROM 'fleetgate/commands/things/+/executions/+/request'",
         failing_arn,
     )
+    # a rule whose function does not exist: its error action gets each event (base64OriginalPayload)
+    resources["PresenceRule"] = rule("SELECT * FROM '$aws/events/presence/+/+'", ORPHAN_ARN, "TestPresence")
     resources["OrphanRule"] = rule(
         "SELECT * FROM 'v1/device/+/orphan'",
         ORPHAN_ARN,
@@ -444,6 +448,35 @@ def test_what_functions_publish_through_iot_data_runs_the_rules(
     execution_id = sent.json()["data"]["executionId"]
     assert event["topic"] == f"fleetgate/commands/things/{device.name}/executions/{execution_id}/request"
     assert event["clientId"] == "n/a"  # not published over MQTT
+
+
+def test_connections_and_their_ends_are_lifecycle_events_for_the_rules(
+    own_stack: LocalStack, own_operator: OperatorSession
+) -> None:
+    drain(own_stack, "TestPresence")
+    device = register(own_operator)
+    first = connect(own_stack, device.id, device.token, device.id)
+    first.close()  # a DISCONNECT packet
+    second = connect(own_stack, device.id, device.token, device.id)
+    second.mqtt.loop_stop()
+    second.mqtt.socket().close()  # the connection drops: no DISCONNECT
+
+    failures = [json.loads(m["Body"]) for m in received(own_stack, "TestPresence", 4, settle=1.0)]
+    bodies = [json.loads(base64.b64decode(f["base64OriginalPayload"])) for f in failures]
+    ours = sorted(
+        (b for b in bodies if b.get("clientId") == device.id),
+        key=lambda b: (b["versionNumber"], b["eventType"]),
+    )
+    assert [(b["eventType"], b.get("disconnectReason")) for b in ours] == [
+        ("connected", None),
+        ("disconnected", "CLIENT_INITIATED_DISCONNECT"),
+        ("connected", None),
+        ("disconnected", "CONNECTION_LOST"),
+    ]
+    assert ours[0]["versionNumber"] + 1 == ours[2]["versionNumber"]
+    assert ours[1]["sessionIdentifier"] == ours[0]["sessionIdentifier"] != ours[2]["sessionIdentifier"]
+    assert [b.get("clientInitiatedDisconnect") for b in ours] == [None, True, None, False]
+    assert all(b["principalIdentifier"] and isinstance(b["timestamp"], int) for b in ours)
 
 
 def test_the_broker_is_stopped_with_the_stack(tmp_path: Path) -> None:

@@ -50,6 +50,8 @@ class Settings:
     xyte_hub_url: str = ""  # Xyte: what registration answers as hub_url (the API's URL when empty)
     xyte_mqtt_url: str = ""  # Xyte: what registration answers as mqtt_hub_url (the MQTT endpoint)
     mqtt_domain_configuration: str = ""  # the MQTT endpoint's domain configuration (looked up when no URL)
+    thingspro_key_id: str = ""  # ThingsPro: the KMS key that seals the secrets of remote-API requests
+    thingspro_mqtt_url: str = ""  # ThingsPro: where gateways connect (mqtt[s]://host:port); else the domain's
     iot_data_endpoint: str = ""  # https://<id>-ats.iot.<region>.amazonaws.com; looked up when empty
 
     @classmethod

@@ -17,12 +17,20 @@ For each connection:
    still forwarded; one the policy allows goes to the rules engine with ``clientid()`` and
    ``principal()`` (the authorizer's ``principalId``). One the policy forbids reaches neither the rules
    nor, since Mosquitto drops it, any subscriber.
+5. Lifecycle events, as IoT Core publishes them: once a connection is admitted, a message on
+   ``$aws/events/presence/connected/<clientId>``; when it ends, one on ``…/disconnected/<clientId>``
+   with ``clientInitiatedDisconnect`` and ``disconnectReason`` (``CLIENT_INITIATED_DISCONNECT`` after a
+   DISCONNECT packet, ``SERVER_INITIATED_DISCONNECT`` when the stack stops, ``CONNECTION_LOST``
+   otherwise). Both carry the connection's ``versionNumber`` (one more per connect of a client id), so
+   a reader can order them as it must on AWS, where they may arrive out of order or twice. They go to
+   the rules engine only (IoT Core does not deliver them to the publisher either).
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import re
 import socket
 import socketserver
@@ -128,6 +136,8 @@ class MqttFront(socketserver.ThreadingTCPServer):
         self.log = log
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
+        self._versions: dict[str, int] = {}
+        self._stopping = False
         self._serving: threading.Thread | None = None
 
     @property
@@ -141,6 +151,7 @@ class MqttFront(socketserver.ThreadingTCPServer):
         return self
 
     def stop(self) -> None:
+        self._stopping = True
         if self._serving is not None:
             self.shutdown()
             self._serving = None
@@ -154,6 +165,29 @@ class MqttFront(socketserver.ThreadingTCPServer):
     def track(self, sock: socket.socket) -> None:
         with self._lock:
             self._sockets.add(sock)
+
+    def next_version(self, client_id: str) -> int:
+        with self._lock:
+            self._versions[client_id] = version = self._versions.get(client_id, 0) + 1
+        return version
+
+    def presence(self, event: str, client_id: str, fields: dict[str, Any]) -> None:
+        """Publish one lifecycle event to the rules engine, as IoT Core does."""
+        if "+" in client_id or "#" in client_id:
+            return  # IoT Core sends none for such client ids
+        now = int(time.time() * 1000)
+        body = {"clientId": client_id, "timestamp": now, "eventType": event, **fields}
+        self.tap(
+            MessageContext(
+                topic=f"$aws/events/presence/{event}/{client_id}",
+                payload=json.dumps(body).encode(),
+                timestamp_ms=now,
+            )
+        )
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
 
     def forget(self, sock: socket.socket) -> None:
         with self._lock:
@@ -170,6 +204,8 @@ class _Connection(socketserver.BaseRequestHandler):
         front, device = self.server, self.request
         front.track(device)
         upstream: socket.socket | None = None
+        session: dict[str, Any] | None = None
+        said_goodbye = False
         try:
             device.settimeout(CONNECT_TIMEOUT_S)
             first = packets.read_packet(device.recv)
@@ -185,10 +221,30 @@ class _Connection(socketserver.BaseRequestHandler):
             front.track(upstream)
             upstream.sendall(first.raw)
             threading.Thread(target=self._pipe, args=(upstream, device), daemon=True).start()
-            self._tap_forever(connect, admitted, upstream)
+            session = {
+                "sessionIdentifier": str(uuid.uuid4()),
+                "principalIdentifier": admitted[0].principal,
+                "ipAddress": self.client_address[0],
+                "versionNumber": front.next_version(connect.client_id),
+            }
+            front.presence("connected", connect.client_id, session)
+            said_goodbye = self._tap_forever(connect, admitted, upstream)
         except (MalformedPacket, OSError) as error:
             front.log(f"mqtt: connection closed: {error}")
         finally:
+            if session is not None:
+                reason = (
+                    "CLIENT_INITIATED_DISCONNECT"
+                    if said_goodbye
+                    else "SERVER_INITIATED_DISCONNECT"
+                    if front.stopping
+                    else "CONNECTION_LOST"
+                )
+                front.presence(
+                    "disconnected",
+                    connect.client_id,
+                    {**session, "clientInitiatedDisconnect": said_goodbye, "disconnectReason": reason},
+                )
             for sock in (device, upstream):
                 if sock is not None:
                     with contextlib.suppress(OSError):
@@ -240,8 +296,9 @@ class _Connection(socketserver.BaseRequestHandler):
         connect: packets.Connect,
         admitted: tuple[Admission, list[dict[str, Any]]],
         upstream: socket.socket,
-    ) -> None:
-        """Device -> broker, packet by packet: forwarded, and each allowed PUBLISH tapped."""
+    ) -> bool:
+        """Device -> broker, packet by packet: forwarded, and each allowed PUBLISH tapped. True when
+        the device ended with a DISCONNECT packet."""
         _front, device = self.server, self.request
         admission_, acls = admitted
         aliases: dict[int, str] = {}
@@ -250,7 +307,8 @@ class _Connection(socketserver.BaseRequestHandler):
             if packet.kind == packets.PUBLISH:
                 self._tap(packet, connect, admission_, acls, aliases)
             elif packet.kind == packets.DISCONNECT:
-                return
+                return True
+        return False
 
     def _tap(
         self,
