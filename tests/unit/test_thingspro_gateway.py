@@ -9,6 +9,7 @@ import base64
 import copy
 import io
 import json
+import ssl
 import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -16,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import paho.mqtt.client as paho
 import pytest
 import yaml
 
-from tools.thingspro_gateway import tags
+from tools.thingspro_gateway import __main__ as cli
+from tools.thingspro_gateway import client, tags
 from tools.thingspro_gateway.gateway import Gateway
 
 DOCUMENT_PATH = Path(__file__).resolve().parents[1] / "fixtures" / "thingspro-cloud-openapi-2.4.0.yaml"
@@ -641,3 +644,58 @@ def test_the_test_operation_applies_the_default_format():
         "updateTimeStamp": "2026-12-01T18:00:00Z",
         "value": tags.simulated_value("test", "system", "cpuUsage", NOW),
     }
+
+
+# ------------------------------------------------------------------ the client's and module's settings
+def test_tls_follows_the_configuration():
+    strict = client.tls_context({"tlsVersion": "1.3"})
+    assert (strict.minimum_version, strict.verify_mode, strict.check_hostname) == (
+        ssl.TLSVersion.TLSv1_3,
+        ssl.CERT_REQUIRED,
+        True,
+    )
+    loose = client.tls_context({"insecureSkipVerify": True})
+    assert (loose.minimum_version, loose.verify_mode, loose.check_hostname) == (
+        ssl.TLSVersion.TLSv1_2,
+        ssl.CERT_NONE,
+        False,
+    )
+
+
+def test_the_client_speaks_mqtt_3_1_1_unless_told_3_1():
+    assert client.mqtt_client({"clientID": "a"}).protocol == paho.MQTTv311
+    assert client.mqtt_client({"clientID": "a", "protocolVersion": "3.1"}).protocol == paho.MQTTv31
+
+
+def test_the_remote_api_needs_both_topics_and_defaults_to_qos_1():
+    with pytest.raises(ValueError, match="requestSubTopic"):
+        client.remote_api({"remoteAPI": {"requestSubTopic": "a"}})
+    settings = client.remote_api({"remoteAPI": {"requestSubTopic": "a", "responsePubTopic": "b"}})
+    assert (settings["qos"], settings["retain"]) == (1, False)
+
+
+def test_a_request_is_described_for_the_log_without_its_body():
+    assert client.describe(request("/system/sshserver", "put", {"password": "x"})) == (
+        "PUT",
+        "/system/sshserver",
+    )
+    assert client.describe(b"{nope") == ("-", "-")
+
+
+def test_the_flags_set_the_configuration_over_the_file(tmp_path: Path):
+    config_file = tmp_path / "mqtt.json"
+    config_file.write_text(json.dumps({**MQTT_CLIENT, "password": "from-file"}))
+    args = cli.parser().parse_args(
+        ["--config", str(config_file), "--port", "8883", "--tls", "--password", "p", "--request-topic", "req"]
+    )
+    config = cli.configuration(args)
+    assert (config["server"], config["port"], config["certificateOverTLS"], config["password"]) == (
+        "broker.example",
+        8883,
+        True,
+        "p",
+    )
+    assert config["remoteAPI"]["requestSubTopic"] == "req"
+    assert config["remoteAPI"]["responsePubTopic"] == "/r"
+    with pytest.raises(SystemExit, match="port"):
+        cli.configuration(cli.parser().parse_args(["--server", "x"]))
