@@ -13,20 +13,16 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from fleetgate import multipart
 from fleetgate.clock import iso_utc
 from fleetgate.domain.xyte import XyteDevice, stamped
 from fleetgate.domain.xyte_files import Dump, XyteFile
-from fleetgate.errors import InvalidRequest
 from fleetgate.http import HttpRequest
 
-MULTIPART = "multipart/form-data"
 DATA_FIELD = "data"
 MULTIPART_SLACK = 64 * 1024  # room for a multipart body's boundaries and part headers
-_BOUNDARY = re.compile(r'boundary=(?:"([^"\r\n]{1,70})"|([^\s;",]{1,70}))', re.IGNORECASE)
-_NAME = re.compile(r';\s*name="?([^";\r\n]*)"?', re.IGNORECASE)
 
 
 def file_view(f: XyteFile, url: str, record: XyteDevice) -> dict[str, Any]:
@@ -54,35 +50,6 @@ def dump_answer(dump: Dump) -> dict[str, Any]:
 def dump_body(request: HttpRequest) -> bytes:
     """The dump's bytes: the raw body, or the ``data`` field of a multipart/form-data body."""
     content_type = request.headers.get("content-type", "")
-    if content_type.split(";")[0].strip().lower() != MULTIPART:
+    if not multipart.is_multipart(content_type):
         return request.body
-    return multipart_field(request.body, content_type, DATA_FIELD)
-
-
-def multipart_field(body: bytes, content_type: str, name: str) -> bytes:
-    """The content of the part named ``name`` of a multipart/form-data ``body`` (RFC 7578)."""
-    match = _BOUNDARY.search(content_type)
-    if not match:
-        raise InvalidRequest("A multipart/form-data body needs its boundary in Content-Type")
-    delimiter = b"--" + (match[1] or match[2]).encode("latin-1")
-    sections = body.split(delimiter)
-    if len(sections) < 3 or not sections[-1].startswith(b"--"):
-        raise InvalidRequest("Malformed multipart/form-data body")
-    for section in sections[1:-1]:
-        if not section.startswith(b"\r\n") or not section.endswith(b"\r\n"):
-            raise InvalidRequest("Malformed multipart/form-data body")
-        head, separator, content = section[2:-2].partition(b"\r\n\r\n")
-        if not separator:
-            raise InvalidRequest("Malformed multipart/form-data body")
-        if _part_name(head) == name:
-            return content
-    raise InvalidRequest(f"The multipart/form-data body has no field '{name}'")
-
-
-def _part_name(head: bytes) -> str | None:
-    for line in head.decode("latin-1").split("\r\n"):
-        field, _, value = line.partition(":")
-        if field.strip().lower() == "content-disposition":
-            found = _NAME.search(value)
-            return found[1] if found else None
-    return None
+    return multipart.field(request.body, content_type, DATA_FIELD)
