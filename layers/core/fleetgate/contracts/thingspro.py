@@ -37,16 +37,19 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainValidator,
     RootModel,
     StrictBool,
     StrictStr,
     ValidationError,
+    WithJsonSchema,
     model_validator,
 )
 from pydantic.json_schema import models_json_schema
 
 from fleetgate.contracts.manage_requests import AS_INTEGER
 from fleetgate.errors import InvalidRequest
+from fleetgate.jsonutil import integer
 
 TAG = "ThingsPro"
 SECURITY_SCHEME = "thingsproToken"
@@ -327,11 +330,25 @@ class MessageTest(_Body):
 
 
 # --------------------------------------------------------------------------- Azure IoT Device
+def _string_or_integer(value: Any) -> Any:
+    number = integer(value) if isinstance(value, float) else None
+    if number is not None:
+        return number
+    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise ValueError("must be a string or an integer")
+
+
+# a string in Moxa's schema, the integers 8883, 443, 5671 in its example (what the gateway answers and a
+# client sends back): both are accepted
+StringOrInteger = Annotated[
+    str | int, PlainValidator(_string_or_integer), WithJsonSchema({"type": ["string", "integer"]})
+]
+
+
 class ProtocolCapability(_Body):
     protocol: StrictStr = OPTIONAL
-    # a string in Moxa's schema, the integers 8883, 443, 5671 in its example (what the gateway answers
-    # and a client sends back): both are accepted
-    port: StrictStr | Int = OPTIONAL
+    port: StringOrInteger = OPTIONAL
 
 
 class AzureProtocol(_Body):
@@ -879,14 +896,7 @@ _TYPE_NAMES = {
 def _where(loc: tuple[str | int, ...]) -> str:
     out = ""
     for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part in ("root",) and not out:
-            continue
-        elif part.startswith(("function-", "union[", "int", "str")) or part in ("str", "int"):
-            continue  # a union branch's name, not a place in the body
-        else:
-            out += f".{part}" if out else part
+        out += f"[{part}]" if isinstance(part, int) else f".{part}" if out else part
     return out or "body"
 
 
@@ -902,6 +912,8 @@ _RULES: dict[str, str] = {
 
 def _rule(error: Mapping[str, Any]) -> str:
     kind = error["type"]
+    if kind == "string_too_short" and error["ctx"]["min_length"] == 1:
+        return "must not be empty"
     if kind in _TYPE_NAMES:
         return _TYPE_NAMES[kind]
     if kind in _RULES:
