@@ -255,6 +255,9 @@ def test_every_operation_is_found_by_a_concrete_path(op: Operation) -> None:
     found = match(op.method, concrete)
     assert found is not None
     assert found[0] is op
+    # and its path parameters are ones validate_params knows
+    values, _ = validate_params(op, found[1])
+    assert set(values) == set(found[1])
 
 
 # --------------------------------------------------------------------------- parameters
@@ -305,6 +308,7 @@ def test_get_sparkplug_is_live_only_with_event_true() -> None:
     assert not is_live(sparkplug, {})
     assert not is_live(sparkplug, {"event": "false"})
     assert is_live(sparkplug, {"event": "true"})
+    assert not is_live(sparkplug, {"event": "TRUE"})  # refused by validate_params, so not live either
     assert is_live(operation("GET", "/aws/monitor"), {})
     assert not is_live(operation("GET", "/aws"), {"event": "true"})
 

@@ -17,9 +17,9 @@ Invariants:
   gateway's and is dropped anyway.
 - Ids in paths (``{id}``, ``{group_id}``) are ThingsPro's integer ids, at least 1; a module ``{name}`` is
   1..255 characters without ``/``.
-- ``mask`` replaces every non-empty secret string by ``MASK`` and nothing else, so a masked answer still
-  satisfies Moxa's answer schema (no secret field has a ``maxLength`` under ``len(MASK)``); an empty
-  secret stays empty (it holds nothing, and ``minLength`` would not allow ``MASK`` in its place less).
+- ``mask`` replaces every non-empty secret string by ``MASK`` and changes nothing else, so a masked
+  answer still satisfies Moxa's answer schema (no secret field has a ``minLength`` above or a
+  ``maxLength`` under ``len(MASK)``); an empty secret stays empty (it hides nothing).
 
 This module is pure (pydantic and the standard library): the dialect and the forwarding use it.
 """
@@ -874,7 +874,7 @@ def is_live(operation: Operation, query: Mapping[str, str] | None = None) -> boo
     if operation.live:
         return True
     if (operation.method, operation.path) == ("GET", "/sparkplug"):
-        return (query or {}).get("event", "").lower() == "true"
+        return (query or {}).get("event") == "true"  # the spelling validate_params accepts
     return False
 
 
