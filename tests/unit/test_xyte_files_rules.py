@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from fleetgate.dialects.xyte.files import dump_body, multipart_field
+from fleetgate.dialects.xyte.files import dump_body
 from fleetgate.domain.xyte_files import (
     check_dump_id,
     check_latest,
@@ -16,6 +16,7 @@ from fleetgate.domain.xyte_files import (
 )
 from fleetgate.errors import InvalidRequest
 from fleetgate.http import HttpRequest
+from fleetgate.multipart import field as multipart_field
 
 
 def test_the_agents_path_tail_gives_its_mime_type_and_file_name() -> None:
