@@ -330,6 +330,19 @@ def _create_log_group(context: _Context, logical_id: str, properties: dict[str, 
     return name, {"Arn": context.arn("logs", f"log-group:{name}:*")}
 
 
+def _create_key(context: _Context, logical_id: str, properties: dict[str, Any]) -> _Created:
+    """A symmetric KMS key (moto encrypts and decrypts with it, and checks the encryption context);
+    Ref gives its key id, GetAtt Arn its ARN. The key policy is not enforced locally."""
+    request: dict[str, Any] = {"KeyUsage": "ENCRYPT_DECRYPT", "KeySpec": "SYMMETRIC_DEFAULT"}
+    if isinstance(properties.get("Description"), str):
+        request["Description"] = properties["Description"]
+    kms = context.client("kms")
+    metadata = kms.create_key(**request)["KeyMetadata"]
+    if as_text(properties.get("EnableKeyRotation", "false")).lower() == "true":
+        kms.enable_key_rotation(KeyId=metadata["KeyId"])
+    return metadata["KeyId"], {"Arn": metadata["Arn"], "KeyId": metadata["KeyId"]}
+
+
 def _create_topic_rule(context: _Context, logical_id: str, properties: dict[str, Any]) -> _Created:
     """Stored only: moto never evaluates topic rules (the local rule runner does)."""
     name = properties.get("RuleName") or context.name(logical_id, separator="_").replace("-", "_")
@@ -356,4 +369,5 @@ _CREATORS: dict[str, _Creator] = {
     "AWS::SQS::Queue": _create_queue,
     "AWS::Logs::LogGroup": _create_log_group,
     "AWS::IoT::TopicRule": _create_topic_rule,
+    "AWS::KMS::Key": _create_key,
 }

@@ -6,9 +6,10 @@ operator, and the HTTP gateway running the template's functions in warm worker p
 
 ``root`` is any directory holding a ``template.yaml``; port 0 picks a free port. MQTT devices connect to
 ``mqtt_url`` (``mqtt_port``; 0 picks a free one): Mosquitto behind the template's device authorizer, with
-its topic rules run (``fleetgate_local.mqtt``). That URL is the template's ``XyteMqttUrl`` parameter
-(what Xyte registration answers as ``mqtt_hub_url``) unless ``parameter_overrides`` names it: the port
-is bound before the template is read, so the value is known when the functions' environment is made.
+its topic rules run (``fleetgate_local.mqtt``). That URL is the template's ``XyteMqttUrl`` and
+``ThingsProMqttUrl`` parameters (what registrations tell devices) unless ``parameter_overrides`` names
+them: the port is bound before the template is read, so the value is known when the functions'
+environment is made.
 ``max_workers`` caps
 the function workers alive at once (all functions together) and ``idle_seconds`` is how long an idle
 worker stays warm (``fleetgate_local.workers``).
@@ -49,7 +50,7 @@ from fleetgate_local.workers import (
 DEFAULT_ADMIN_NAME = "admin"
 DEFAULT_ADMIN_PASSWORD = "Fleetgate-local-1"  # noqa: S105 (a documented local default; meets the pool policy)
 _LOOPBACK = "127.0.0.1"
-MQTT_URL_PARAMETER = "XyteMqttUrl"  # the MQTT endpoint registration tells devices
+MQTT_URL_PARAMETERS = ("XyteMqttUrl", "ThingsProMqttUrl")  # the MQTT endpoint registrations tell devices
 _print_lock = threading.Lock()
 
 
@@ -265,12 +266,11 @@ class LocalStack:
 
 
 def template_parameters(document: dict[str, Any], overrides: dict[str, str], mqtt_url: str) -> dict[str, str]:
-    """``overrides`` plus ``XyteMqttUrl`` = the local MQTT URL, when the template declares that parameter
-    and the caller did not set it."""
+    """``overrides`` plus each of ``MQTT_URL_PARAMETERS`` (``XyteMqttUrl``, ``ThingsProMqttUrl``) = the
+    local MQTT URL, when the template declares it and the caller did not set it."""
     declared = document.get("Parameters") or {}
-    if MQTT_URL_PARAMETER in declared and MQTT_URL_PARAMETER not in overrides:
-        return {**overrides, MQTT_URL_PARAMETER: mqtt_url}
-    return dict(overrides)
+    local = {name: mqtt_url for name in MQTT_URL_PARAMETERS if name in declared and name not in overrides}
+    return {**overrides, **local}
 
 
 def _fake_api_id() -> str:

@@ -122,7 +122,7 @@ def call(
         query=query,
         body=raw,
     )
-    answer = dialect.handle(event)
+    answer = dialect.handle(event, moxa)
     text = answer.get("body") or "null"
     return answer["statusCode"], json.loads(text), answer.get("headers", {})
 

@@ -65,6 +65,34 @@ def test_a_device_gets_exactly_its_own_topics_and_its_command_topics() -> None:
     ]
 
 
+def test_a_thingspro_gateway_also_gets_its_remote_api_and_message_topics_only() -> None:
+    plain = mqtt_policy.device_policies(DEVICE, "gw-1", SCOPE, "fleetgate")
+    documents = mqtt_policy.device_policies(DEVICE, "gw-1", SCOPE, "fleetgate", gateway=True)
+
+    assert documents[: len(plain)] == plain
+    assert statements(documents[len(plain) :]) == [
+        {
+            "Effect": "Allow",
+            "Action": "iot:Subscribe",
+            "Resource": [f"{ARN}topicfilter/thingspro/{DEVICE}/api/request"],
+        },
+        {
+            "Effect": "Allow",
+            "Action": "iot:Receive",
+            "Resource": [f"{ARN}topic/thingspro/{DEVICE}/api/request"],
+        },
+        {
+            "Effect": "Allow",
+            "Action": "iot:Publish",
+            "Resource": [
+                f"{ARN}topic/thingspro/{DEVICE}/api/response",
+                f"{ARN}topic/thingspro/{DEVICE}/messages/*",
+            ],
+        },
+    ]
+    assert not any("thingspro" in d for d in plain)
+
+
 def test_a_device_named_as_its_id_has_one_connect_resource() -> None:
     documents = mqtt_policy.device_policies(DEVICE, DEVICE, SCOPE, "fleetgate")
 
@@ -84,7 +112,7 @@ def test_the_longest_name_and_prefix_stay_within_aws_policy_limits() -> None:
     name, prefix = "n" * 128, "p" * 64
     scope = ArnScope("aws-us-gov", "us-gov-west-1", "123456789012")
 
-    documents = mqtt_policy.device_policies(str(uuid.uuid4()), name, scope, prefix)
+    documents = mqtt_policy.device_policies(str(uuid.uuid4()), name, scope, prefix, gateway=True)
 
     assert len(documents) <= mqtt_policy.MAX_POLICY_DOCUMENTS
     assert max(len(d) for d in documents) <= mqtt_policy.MAX_POLICY_CHARS

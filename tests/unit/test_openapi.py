@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ROOT / "functions"
 JWT_SCHEME = "operatorJwt"
 XYTE_REGISTRATION = {"POST /v1/devices", "POST /v1/devices/bulk_create"}
+THINGSPRO_LOGIN = "POST /thingspro/gateways/{gateway_id}/api/v1/auth"
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +82,9 @@ def test_the_operator_jwt_is_required_exactly_where_the_template_puts_its_author
         elif op.path.startswith("/v1/devices"):  # Xyte: registration carries the hardware key instead
             open_route = op.route_key in XYTE_REGISTRATION
             assert op.security == (() if open_route else ({"xyteAccessKey": []},)), op.route_key
+        elif op.path.startswith("/thingspro/"):  # ThingsPro: its token, but at sign-in
+            open_route = op.route_key == THINGSPRO_LOGIN
+            assert op.security == (() if open_route else ({"thingsproToken": []},)), op.route_key
         elif authorizer is None:
             assert op.security == (), op.route_key
 

@@ -15,7 +15,6 @@ import jsonschema
 import pytest
 import yaml
 
-from fleetgate.contracts import thingspro
 from fleetgate.contracts.thingspro import (
     MASK,
     OPERATIONS,
@@ -1107,31 +1106,32 @@ def test_masked_answers_still_satisfy_moxas_answer_schema(key: str, answer: Any,
 
 
 # --------------------------------------------------------------------------- OpenAPI
-def test_openapi_paths_cover_every_operation_under_the_gateway_prefix() -> None:
-    paths = thingspro.openapi_paths()
+def test_the_document_has_every_operation_under_the_gateway_prefix_with_the_token_scheme() -> None:
+    from fleetgate.contracts.openapi import document  # noqa: PLC0415
+
+    paths = document()["paths"]
     expected = {
         (f"/thingspro/gateways/{{gateway_id}}/api/v1{op.path}", op.method.lower()) for op in OPERATIONS
     }
-    assert {(p, m) for p, item in paths.items() for m in item} == expected
-    ids_seen = [item["operationId"] for methods in paths.values() for item in methods.values()]
-    assert len(ids_seen) == len(set(ids_seen))
-    for methods in paths.values():
-        for item in methods.values():
-            assert item["tags"] == ["ThingsPro"]
-            assert item["security"] == [{"thingsproToken": []}]
+    ours = {(p, m) for p, item in paths.items() for m in item if p.startswith("/thingspro/")}
+    assert ours == expected | {("/thingspro/gateways/{gateway_id}/api/v1/auth", m) for m in ("get", "post")}
+    for path_, method in expected:
+        item = paths[path_][method]
+        assert item["tags"] == ["ThingsPro"]
+        assert item["security"] == [{"thingsproToken": []}]
 
 
-def test_openapi_request_schemas_exist_and_mark_read_only_fields() -> None:
-    schemas = thingspro.openapi_schemas()
-    text = json.dumps(thingspro.openapi_paths())
-    refs = {part.split('"')[0] for part in text.split('"#/components/schemas/')[1:]}
-    assert refs and refs <= set(schemas)
+def test_the_documents_request_schemas_mark_read_only_fields_and_forms() -> None:
+    from fleetgate.contracts.openapi import document  # noqa: PLC0415
+
+    generated = document()
+    schemas = generated["components"]["schemas"]
     mqtt = schemas["MQTTConfiguration"]
     assert mqtt["properties"]["id"]["readOnly"] is True
     assert set(mqtt["required"]) == {"server", "port"}
     assert mqtt["additionalProperties"] is False
     assert all("default" not in prop for prop in mqtt["properties"].values())
-    form = thingspro.openapi_paths()["/thingspro/gateways/{gateway_id}/api/v1/sparkplug/configuration"]["put"]
+    form = generated["paths"]["/thingspro/gateways/{gateway_id}/api/v1/sparkplug/configuration"]["put"]
     assert "application/json" not in form["requestBody"]["content"]
     assert (
         form["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]["file"]["format"]

@@ -19,6 +19,15 @@ def test_the_callers_xyte_mqtt_url_wins_even_when_empty() -> None:
         assert template_parameters(DECLARED, {"XyteMqttUrl": given}, URL) == {"XyteMqttUrl": given}
 
 
+def test_the_local_mqtt_url_becomes_thingspro_mqtt_url_too() -> None:
+    both = {"Parameters": {**DECLARED["Parameters"], "ThingsProMqttUrl": {"Type": "String", "Default": ""}}}
+    assert template_parameters(both, {}, URL) == {"XyteMqttUrl": URL, "ThingsProMqttUrl": URL}
+    assert template_parameters(both, {"ThingsProMqttUrl": ""}, URL) == {
+        "ThingsProMqttUrl": "",
+        "XyteMqttUrl": URL,
+    }
+
+
 def test_a_template_without_the_parameter_gets_no_override() -> None:
     # (an override of an undeclared parameter would stop the template from loading)
     assert template_parameters({"Parameters": {"Other": {"Type": "String"}}}, {}, URL) == {}

@@ -8,7 +8,17 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from fleetgate.contracts import manage, thingdatas, thingsboard, xyte, xyte_files, xyte_registry, xyte_sync
+from fleetgate.contracts import (
+    manage,
+    thingdatas,
+    thingsboard,
+    thingspro,
+    thingspro_manage,
+    xyte,
+    xyte_files,
+    xyte_registry,
+    xyte_sync,
+)
 from fleetgate.contracts.spec import REF, Answer, Body, Operation
 
 OPENAPI_VERSION = "3.1.0"
@@ -19,7 +29,9 @@ OPERATIONS: tuple[Operation, ...] = (
     + xyte_registry.OPERATIONS
     + xyte_sync.OPERATIONS
     + xyte_files.OPERATIONS
+    + thingspro.spec_operations()
     + manage.OPERATIONS
+    + thingspro_manage.OPERATIONS
 )
 
 TAGS = [
@@ -41,6 +53,13 @@ TAGS = [
         "the body) and the hub, where a device sends its raw access key as `Authorization` (no scheme).",
     },
     {
+        "name": thingspro.TAG,
+        "description": "Moxa's ThingsPro Cloud API of one gateway, under "
+        "/thingspro/gateways/{gateway_id}/api/v1: every operation of Moxa's document 2.4.0, delivered to "
+        "the gateway over its MQTT remote API. Tokens from POST .../api/v1/auth, sent as "
+        "Authorization: Bearer or mx-api-token.",
+    },
+    {
         "name": manage.TAG,
         "description": "The operator API: a Bearer JWT from `POST /manage/v1/auth` on every other route.",
     },
@@ -59,6 +78,12 @@ SECURITY_SCHEMES = {
         "in": "header",
         "name": "Authorization",
         "description": "A Xyte device's access key, as registration returned it, sent raw (no scheme).",
+    },
+    "thingsproToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A ThingsPro token from POST /thingspro/gateways/{gateway_id}/api/v1/auth, sent as "
+        "Authorization: Bearer <token> or as the mx-api-token header.",
     },
     "operatorJwt": {
         "type": "http",

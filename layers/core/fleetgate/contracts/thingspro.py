@@ -26,7 +26,6 @@ This module is pure (pydantic and the standard library): the dialect and the for
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -45,22 +44,18 @@ from pydantic import (
     WithJsonSchema,
     model_validator,
 )
-from pydantic.json_schema import models_json_schema
 
+from fleetgate.contracts import spec
 from fleetgate.contracts.manage_requests import AS_INTEGER
+from fleetgate.domain import thingspro as tpe
 from fleetgate.errors import InvalidRequest
 from fleetgate.jsonutil import integer
 
 TAG = "ThingsPro"
 SECURITY_SCHEME = "thingsproToken"
-ROUTE_PREFIX = "/thingspro/gateways/{gateway_id}/api/v1"
-MASK = "******"
-
-# the field names that hold a secret in Moxa's schemas and forms: a private key (its file, its content)
-# is one, a certificate is not (it is public); ``endorsementKey`` is a TPM's public key
-SECRET_FIELDS: frozenset[str] = frozenset(
-    {"password", "connectionString", "symmetricKey", "caPkFile", "identityPk"}
-)
+ROUTE_PREFIX = tpe.ROUTE_PREFIX
+# the secret rules are the domain's (no pydantic), so rule functions mask answers without this module
+MASK, SECRET_FIELDS, mask, secret_paths = tpe.MASK, tpe.SECRET_FIELDS, tpe.mask, tpe.secret_paths
 
 MAX_ID = 2**63 - 1  # ThingsPro's ids are int64
 MAX_MODULE_NAME = 255
@@ -1011,45 +1006,7 @@ def validate_params(
     return path_values, query_values
 
 
-# --------------------------------------------------------------------------- secrets
-Path = tuple[str | int, ...]
-
-
-def _walk(value: Any, where: Path) -> list[Path]:
-    found: list[Path] = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key in SECRET_FIELDS and isinstance(item, str) and item:
-                found.append((*where, key))
-            else:
-                found.extend(_walk(item, (*where, key)))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found.extend(_walk(item, (*where, index)))
-    return found
-
-
-def secret_paths(body: object) -> list[Path]:
-    """Where the secrets of a body (or an answer) are: the path (keys and list indexes) of every
-    non-empty string under a ``SECRET_FIELDS`` name, at any depth (e.g. ``("brokerList", 0,
-    "password")``). These are exactly the places ``mask`` changes."""
-    return _walk(body, ())
-
-
-def mask(value: Any) -> Any:
-    """A deep copy of ``value`` with every secret (see ``secret_paths``) replaced by ``MASK``."""
-    out = copy.deepcopy(value)
-    for where in secret_paths(out):
-        parent = out
-        for step in where[:-1]:
-            parent = parent[step]
-        parent[where[-1]] = MASK
-    return out
-
-
 # --------------------------------------------------------------------------- OpenAPI
-_MODELS: tuple[BodyType, ...] = tuple(dict.fromkeys(op.body for op in OPERATIONS if op.body is not None))
-_REF = "#/components/schemas/{model}"
 _FILES = frozenset({*CERT_FILES, "trustedCaFile", "file"})
 _ERROR_SCHEMAS: dict[Errors, dict[str, Any]] = {
     "core": {
@@ -1064,27 +1021,6 @@ _ERROR_SCHEMAS: dict[Errors, dict[str, Any]] = {
     },
     "text": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
 }
-
-
-def openapi_schemas() -> dict[str, Any]:
-    """The ``components/schemas`` the path items of ``openapi_paths`` refer to."""
-    _, top = models_json_schema([(m, "validation") for m in _MODELS], ref_template=_REF)
-    return dict(top.get("$defs", {}))
-
-
-def _success(op: Operation) -> tuple[str, dict[str, Any]]:
-    if op.answer == "zip":
-        body = {"application/zip": {"schema": {"type": "string", "format": "binary"}}}
-        return "200", {"description": "the configuration, zipped", "content": body}
-    if op.answer == "bare":
-        schema: dict[str, Any] = {"type": "array", "items": {"type": "object"}}
-    else:
-        schema = {"type": "object", "properties": {"data": {}}}
-    status = "202" if op.answer == "accepted" else "200"
-    return status, {
-        "description": "the gateway's answer",
-        "content": {"application/json": {"schema": schema}},
-    }
 
 
 def _operation_id(op: Operation) -> str:
@@ -1116,50 +1052,174 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
     return out
 
 
-def openapi_paths() -> dict[str, Any]:
-    """The OpenAPI path items of the ThingsPro operations as fleetgate serves them
-    (``/thingspro/gateways/{gateway_id}/api/v1<Moxa's path>``, tag ``ThingsPro``, the bearer scheme
-    ``thingsproToken``), request bodies from the models above (``openapi_schemas``)."""
-    paths: dict[str, Any] = {}
-    for op in OPERATIONS:
-        item: dict[str, Any] = {
-            "tags": [TAG],
-            "summary": op.summary,
-            "operationId": _operation_id(op),
-            "security": [{SECURITY_SCHEME: []}],
-            "parameters": _parameters(op),
+# --------------------------------------------------------------------------- the document's operations
+def _spec_parameters(op: Operation) -> tuple[spec.Parameter, ...]:
+    given = [spec.Parameter(p["name"], p["in"], p["schema"], required=p["required"]) for p in _parameters(op)]
+    return (*given, EXPIRES_IN)
+
+
+EXPIRES_IN = spec.Parameter(
+    "X-Fleetgate-Expires-In",
+    "header",
+    {"type": "integer", "minimum": tpe.MIN_LIFETIME_S, "maximum": tpe.MAX_LIFETIME_S},
+    "seconds a change may wait for an offline gateway (default a day): its request-expired-time",
+)
+PENDING = spec.header("open requests that may still change what this answer shows", {"type": "integer"})
+_QUEUED = spec.Answer(
+    202,
+    "Not answered by the gateway within the long-poll cap: the request to follow",
+    spec.schema(
+        {
+            "type": "object",
+            "required": ["data"],
+            "properties": {
+                "data": {
+                    "type": "object",
+                    "required": ["requestId", "state", "expiresAt"],
+                    "properties": {
+                        "requestId": {"type": "string"},
+                        "state": {"type": "string"},
+                        "expiresAt": {"type": "string", "format": "date-time"},
+                    },
+                }
+            },
         }
-        content: dict[str, Any] = {}
+    ),
+    name="ThingsProQueued",
+)
+
+
+def _error(status: int, description: str, style: Errors) -> spec.Answer:
+    return spec.Answer(status, description, spec.schema(_ERROR_SCHEMAS[style]))
+
+
+def _success_answer(op: Operation) -> spec.Answer:
+    if op.answer == "zip":
+        body = spec.schema({"type": "string", "format": "binary"}, "application/zip")
+        return spec.Answer(200, "The gateway's configuration archive", body, {"X-Fleetgate-Pending": PENDING})
+    if op.answer == "bare":
+        body = spec.schema({"type": "array", "items": {}})
+    else:
+        body = spec.schema(
+            {
+                "type": "object",
+                "properties": {
+                    "data": {},
+                    "pending": {"type": "array", "description": "fleetgate: open requests (reads)"},
+                },
+            }
+        )
+    status = 202 if op.answer == "accepted" else 200
+    return spec.Answer(
+        status, "The gateway's answer (secrets masked)", body, {"X-Fleetgate-Pending": PENDING}
+    )
+
+
+def spec_operations() -> tuple[spec.Operation, ...]:
+    """Every ThingsPro route as the document shows it: Moxa's operations under the gateway's prefix,
+    and its sign-in."""
+    security = ({SECURITY_SCHEME: []},)
+    out: list[spec.Operation] = []
+    for op in OPERATIONS:
+        request: spec.Body | None = None
         if op.body is not None and op.json_body:
-            content["application/json"] = {"schema": {"$ref": _REF.format(model=op.body.__name__)}}
+            request = spec.model(op.body)
         if op.multipart:
-            content["multipart/form-data"] = {
-                "schema": {
+            form = spec.schema(
+                {
                     "type": "object",
                     "properties": {
                         name: {"type": "string", "format": "binary"} if name in _FILES else {}
                         for name in op.multipart
                     },
+                },
+                "multipart/form-data",
+            )
+            request = form if request is None else request | form
+        success = _success_answer(op)
+        answers = [success]
+        if success.status != 202:
+            answers.append(_QUEUED)
+        answers += [
+            _error(400, "The request breaks Moxa's schema, or the gateway refused it", op.errors),
+            _error(401, "No valid ThingsPro token", op.errors),
+            _error(404, "No such gateway, or the gateway has no such resource", op.errors),
+            _error(413, "The body is over 256 KB", op.errors),
+            _error(503, "AWS is busy: retry", op.errors),
+            _error(504, "The request ended without the gateway's answer (expired, unanswered)", op.errors),
+        ]
+        out.append(
+            spec.Operation(
+                method=op.method,
+                path=ROUTE_PREFIX + op.path,
+                operation_id=_operation_id(op),
+                tag=TAG,
+                summary=op.summary,
+                answers=tuple(sorted(answers, key=lambda a: a.status)),
+                parameters=_spec_parameters(op),
+                request=request,
+                security=security,
+            )
+        )
+    gateway = spec.path("gateway_id", {"type": "string"}, "the gateway's id")
+    token = spec.schema(
+        {
+            "type": "object",
+            "required": ["data"],
+            "properties": {
+                "data": {
+                    "type": "object",
+                    "required": ["token", "user"],
+                    "properties": {"token": {"type": "string"}, "user": {"type": "object"}},
                 }
-            }
-        if content:
-            item["requestBody"] = {"required": True, "content": content}
-        status, success = _success(op)
-        item["responses"] = {
-            status: success,
-            "400": {
-                "description": "the request breaks Moxa's schema, or the gateway refused it",
-                "content": {"application/json": {"schema": _ERROR_SCHEMAS[op.errors]}},
             },
         }
-        paths.setdefault(ROUTE_PREFIX + op.path, {})[op.method.lower()] = item
-    return paths
-
-
-SECURITY_SCHEMES = {
-    SECURITY_SCHEME: {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "A ThingsPro token for the gateway, as the gateway's own API takes it.",
-    }
-}
+    )
+    login = spec.schema(
+        {
+            "type": "object",
+            "required": ["name", "password"],
+            "properties": {
+                "name": {"type": "string", "minLength": 1},
+                "password": {"type": "string", "minLength": 1},
+                "acceptEULA": {"type": "boolean"},
+            },
+        }
+    )
+    core = "core"
+    out.append(
+        spec.Operation(
+            "POST",
+            ROUTE_PREFIX + "/auth",
+            "thingsproLogin",
+            TAG,
+            "Sign in (an operator's name and password) for a ThingsPro token",
+            (
+                spec.Answer(200, "The token (an hour) and the user", token),
+                _error(400, "name and password are required", core),
+                _error(401, "Incorrect name or password", core),
+                _error(404, "No such gateway", core),
+            ),
+            parameters=(gateway,),
+            request=login,
+        )
+    )
+    out.append(
+        spec.Operation(
+            "GET",
+            ROUTE_PREFIX + "/auth",
+            "thingsproCheckToken",
+            TAG,
+            "Whether the token is valid",
+            (
+                spec.Answer(
+                    200, "Valid", spec.schema({"type": "object", "properties": {"data": {"type": "string"}}})
+                ),
+                _error(401, "Not a valid token", core),
+                _error(404, "No such gateway", core),
+            ),
+            parameters=(gateway,),
+            security=security,
+        )
+    )
+    return tuple(out)

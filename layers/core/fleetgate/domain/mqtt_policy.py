@@ -8,7 +8,10 @@ A device connects with its id as MQTT username and its access token as password.
 - its own topics: ``iot:Publish``/``iot:Receive`` on ``topic/v1/device/<id>/*``, ``iot:Subscribe`` on
   ``topicfilter/v1/device/<id>/*`` (the Xyte dialect's topics);
 - its ThingDatas command topics: subscribe to and receive ``{prefix}/commands/things/<name>/*``, publish
-  only answers, ``{prefix}/commands/things/<name>/executions/*/response``.
+  only answers, ``{prefix}/commands/things/<name>/executions/*/response``;
+- a ThingsPro gateway (``gateway``), its remote-API and message-group topics: subscribe to and receive
+  ``thingspro/<id>/api/request``, publish ``thingspro/<id>/api/response`` and under
+  ``thingspro/<id>/messages/``.
 
 Invariants:
 - ids, names and the prefix are inlined (no policy variables), so what a device may do does not depend
@@ -31,6 +34,7 @@ MAX_POLICY_DOCUMENTS = 10
 DISCONNECT_AFTER_S = 86_400  # AWS's longest connection before the device must reconnect (and re-authorize)
 REFRESH_AFTER_S = 300  # AWS's shortest: a deleted device or a regenerated token loses access within 5 min
 DEVICE_TOPIC_ROOT = "v1/device"  # the Xyte dialect's topics: v1/device/{id}/...
+THINGSPRO_TOPIC_ROOT = "thingspro"  # a ThingsPro gateway's topics: thingspro/{id}/... (domain.thingspro)
 POLICY_VERSION = "2012-10-17"
 _ARN = re.compile(
     r"arn:(?P<partition>[a-z-]+):lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:.+\Z"
@@ -66,8 +70,11 @@ def principal_id(device_id: str) -> str:
     return principal
 
 
-def device_policies(device_id: str, thing_name: str, scope: ArnScope, command_topic_prefix: str) -> list[str]:
-    """The policy documents (JSON text, compact) of one device: its own topics, then its command topics."""
+def device_policies(
+    device_id: str, thing_name: str, scope: ArnScope, command_topic_prefix: str, *, gateway: bool = False
+) -> list[str]:
+    """The policy documents (JSON text, compact) of one device: its own topics, then its command topics,
+    then, for a ThingsPro gateway, its remote-API and message-group topics."""
     clients = [scope.arn(f"client/{client}") for client in dict.fromkeys([device_id, thing_name])]
     own = f"{DEVICE_TOPIC_ROOT}/{device_id}"
     commands = f"{command_topic_prefix}/commands/things/{thing_name}"
@@ -83,20 +90,36 @@ def device_policies(device_id: str, thing_name: str, scope: ArnScope, command_to
             _allow("iot:Publish", [scope.arn(f"topic/{commands}/executions/*/response")]),
         ),
     ]
+    if gateway:
+        root = f"{THINGSPRO_TOPIC_ROOT}/{device_id}"
+        documents.append(
+            _document(
+                _allow("iot:Subscribe", [scope.arn(f"topicfilter/{root}/api/request")]),
+                _allow("iot:Receive", [scope.arn(f"topic/{root}/api/request")]),
+                _allow(
+                    "iot:Publish",
+                    [scope.arn(f"topic/{root}/api/response"), scope.arn(f"topic/{root}/messages/*")],
+                ),
+            )
+        )
     for document in documents:
         if len(document) > MAX_POLICY_CHARS:
             raise ValueError(f"a policy document is over {MAX_POLICY_CHARS} characters")
     return documents
 
 
-def allowed(device_id: str, thing_name: str, scope: ArnScope, command_topic_prefix: str) -> dict[str, Any]:
+def allowed(
+    device_id: str, thing_name: str, scope: ArnScope, command_topic_prefix: str, *, gateway: bool = False
+) -> dict[str, Any]:
     """The authorizer's answer for a device that proved who it is."""
     return {
         "isAuthenticated": True,
         "principalId": principal_id(device_id),
         "disconnectAfterInSeconds": DISCONNECT_AFTER_S,
         "refreshAfterInSeconds": REFRESH_AFTER_S,
-        "policyDocuments": device_policies(device_id, thing_name, scope, command_topic_prefix),
+        "policyDocuments": device_policies(
+            device_id, thing_name, scope, command_topic_prefix, gateway=gateway
+        ),
     }
 
 

@@ -36,10 +36,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from fleetgate.domain import mqtt_policy
 from fleetgate.domain.commands import Command, IdScheme, State, Vocabulary
 from fleetgate.errors import FleetgateError, InvalidRequest, NotFound
 
-TOPIC_ROOT = "thingspro"
+TOPIC_ROOT = mqtt_policy.THINGSPRO_TOPIC_ROOT
+ROUTE_PREFIX = "/thingspro/gateways/{gateway_id}/api/v1"  # a gateway's ThingsPro Cloud API
 EXPIRY_FORMAT = "%Y-%m-%d %H:%M:%S"
 ANSWER_WINDOW_MS = 60_000  # how long a delivered request may stay unanswered before the next one goes
 DEFAULT_LIFETIME_S = 86_400  # a request the operator gave no lifetime expires a day after it was made
@@ -47,6 +49,11 @@ MAX_LIFETIME_S = 7 * 86_400
 MIN_LIFETIME_S = 10
 SEALED = "$sealed"
 MASK = "******"
+# the field names that hold a secret in Moxa's schemas and forms: a private key (its file, its content)
+# is one, a certificate is not (it is public); ``endorsementKey`` is a TPM's public key
+SECRET_FIELDS: frozenset[str] = frozenset(
+    {"password", "connectionString", "symmetricKey", "caPkFile", "identityPk"}
+)
 METHODS = frozenset({"GET", "PUT", "POST", "PATCH", "DELETE"})
 MAX_PATH = 1024
 
@@ -303,6 +310,36 @@ def seal(body: Any, paths: Sequence[Path], encrypt: Callable[[str], str]) -> Any
         if isinstance(value, str) and value:
             holder[last] = {SEALED: encrypt(value)}
     return sealed
+
+
+def secret_paths(body: object) -> list[Path]:
+    """Where the secrets of a body (or an answer) are: the path (keys and list indexes) of every
+    non-empty string under a ``SECRET_FIELDS`` name, at any depth (e.g. ``("brokerList", 0,
+    "password")``). These are exactly the places ``mask`` changes."""
+    return _walk(body, ())
+
+
+def mask(value: Any) -> Any:
+    """A deep copy of ``value`` with every secret (see ``secret_paths``) replaced by ``MASK``."""
+    out = copy.deepcopy(value)
+    for where in secret_paths(out):
+        holder, last = _holder(out, where)
+        holder[last] = MASK
+    return out
+
+
+def _walk(value: Any, where: Path) -> list[Path]:
+    found: list[Path] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in SECRET_FIELDS and isinstance(item, str) and item:
+                found.append((*where, key))
+            else:
+                found.extend(_walk(item, (*where, key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found.extend(_walk(item, (*where, index)))
+    return found
 
 
 def unseal(body: Any, decrypt: Callable[[str], str]) -> Any:

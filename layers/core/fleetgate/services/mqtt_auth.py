@@ -26,6 +26,7 @@ from fleetgate.errors import FleetgateError, Unauthorized
 from fleetgate.services import devices
 from fleetgate.settings import get_settings
 
+GATEWAY_TYPE = "thingspro-gateway"  # the registry type of ThingsPro gateways (services.thingspro)
 MAX_USERNAME = 1024  # longer than any id, so never a device; refused before any lookup
 
 
@@ -48,7 +49,9 @@ def authorize(event: Any, function_arn: str) -> Decision:
         if client_id is not None and client_id not in (identity.id, identity.name):
             raise _Refused("the client id is neither the device's id nor its name")
         scope = mqtt_policy.ArnScope.of_function(function_arn)
-        answer = mqtt_policy.allowed(identity.id, identity.name, scope, get_settings().command_topic_prefix)
+        prefix = get_settings().command_topic_prefix
+        gateway = identity.type == GATEWAY_TYPE
+        answer = mqtt_policy.allowed(identity.id, identity.name, scope, prefix, gateway=gateway)
     except _Refused as refusal:
         return _refused(str(refusal), claimed)
     except FleetgateError as error:  # the registry failed (throttled, unavailable): the device retries

@@ -44,11 +44,11 @@ from fleetgate.errors import CallFailed, Conflict, FleetgateError, NotFound, Una
 from fleetgate.observability import metrics
 from fleetgate.retry import on_conflict
 from fleetgate.services import commands as engine
-from fleetgate.services import devices
+from fleetgate.services import devices, mqtt_auth
 from fleetgate.settings import get_settings
 
 TOKEN_LIFETIME_MS = 3_600_000  # a ThingsPro API token lasts an hour, as an operator's sign-in does
-DEVICE_TYPE = "thingspro-gateway"
+DEVICE_TYPE = mqtt_auth.GATEWAY_TYPE  # the authorizer grants this type its gateway topics
 
 
 def repository() -> ThingsProRepository:

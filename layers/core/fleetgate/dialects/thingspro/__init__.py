@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from fleetgate import clock, multipart
-from fleetgate.contracts import thingspro as moxa
 from fleetgate.domain import thingspro as tpe
 from fleetgate.domain.commands import Command, State
 from fleetgate.endpoint import Content, Result, done, serve_http
@@ -37,14 +37,46 @@ from fleetgate.observability import logger
 from fleetgate.services import longpoll
 from fleetgate.services import thingspro as service
 
-PREFIX = moxa.ROUTE_PREFIX
+PREFIX = tpe.ROUTE_PREFIX
+
+
+class Operation(Protocol):
+    """One operation of Moxa's document, as the contracts' table gives it."""
+
+    method: str
+    path: str
+    body: Any  # its JSON body's model, None when it takes none
+    multipart: tuple[str, ...]
+    json_body: bool
+    answer: str  # data | bare | zip | accepted
+    errors: str  # core | text
+    resource: str | None
+
+
+class CloudApi(Protocol):
+    """Moxa's operations and their schemas (``fleetgate.contracts.thingspro``, which the functions pass
+    in: the contracts sit above the dialects and are never imported by them)."""
+
+    def operation(self, method: str, path: str) -> Operation: ...
+
+    def validate(self, operation: Any, body: object) -> object: ...
+
+    def validate_params(
+        self, operation: Any, params: Mapping[str, str], query: Mapping[str, str] | None = None
+    ) -> tuple[dict[str, int | str], dict[str, bool | str]]: ...
+
+    def is_live(self, operation: Any, query: Mapping[str, str] | None = None) -> bool: ...
+
+
 BODY_LIMIT = 262_144  # the largest JSON body taken (a remote-API request must fit in an MQTT message)
 
 
-def handle(event: dict[str, Any]) -> dict[str, Any]:
+def handle(event: dict[str, Any], api: CloudApi) -> dict[str, Any]:
     """One request to a gateway's ThingsPro Cloud API."""
-    style = _style(event)
-    return serve_http(event, cloud_api, render, lambda exc: error_response(exc, style))
+    style = _style(event, api)
+    return serve_http(
+        event, lambda request: cloud_api(request, api), render, lambda exc: error_response(exc, style)
+    )
 
 
 def handle_auth(event: dict[str, Any]) -> dict[str, Any]:
@@ -78,19 +110,19 @@ def auth(request: HttpRequest) -> Result:
     return done({"data": {"token": token, "user": user}})
 
 
-def cloud_api(request: HttpRequest) -> Result:
+def cloud_api(request: HttpRequest, api: CloudApi) -> Result:
     service.authenticate(token_of(request))
     request.check_size(BODY_LIMIT)
-    operation = operation_of(request)
+    operation = operation_of(request, api)
     params = {k: v for k, v in request.path_parameters.items() if k != "gateway_id"}
-    path_values, query = moxa.validate_params(operation, params, request.query)
-    body = _body(operation, request)
+    path_values, query = api.validate_params(operation, params, request.query)
+    body = _body(operation, request, api)
     gateway_id = request.path_parameters.get("gateway_id", "")
     record = service.gateway(gateway_id)
     path = _concrete(operation.path, path_values)
     lifetime = tpe.lifetime_ms(_expires_in(request))
     remote = tpe.RemoteRequest(operation.method, path, body, {k: _text(v) for k, v in query.items()})
-    live = moxa.is_live(operation, request.query)
+    live = api.is_live(operation, request.query)
     if operation.method == "GET" and not live and operation.answer != "zip":
         kept = service.confirmed(gateway_id, remote.target)
         if kept is not None:
@@ -105,7 +137,7 @@ def cloud_api(request: HttpRequest) -> Result:
     command = service.submit(
         gateway_id,
         remote,
-        secret_paths=moxa.secret_paths(body),
+        secret_paths=tpe.secret_paths(body),
         lifetime_ms=lifetime,
         effects=effects,
     )
@@ -123,29 +155,29 @@ def token_of(request: HttpRequest) -> str | None:
     return request.headers.get("mx-api-token")
 
 
-def operation_of(request: HttpRequest) -> moxa.Operation:
+def operation_of(request: HttpRequest, api: CloudApi) -> Operation:
     method, _, template = request.route_key.partition(" ")
     if not template.startswith(PREFIX):
         raise InvalidRequest("Not a ThingsPro Cloud API route")
-    return moxa.operation(method, template[len(PREFIX) :])
+    return api.operation(method, template[len(PREFIX) :])
 
 
-def _body(operation: moxa.Operation, request: HttpRequest) -> Any:
+def _body(operation: Operation, request: HttpRequest, api: CloudApi) -> Any:
     if multipart.is_multipart(request.headers.get("content-type", "")):
         if not operation.multipart:
             raise InvalidRequest(f"{operation.method} {operation.path} takes no multipart form")
         form = _form(operation, request)
-        return moxa.validate(operation, form) if operation.body else form
+        return api.validate(operation, form) if operation.body else form
     if operation.body is None:
         if request.body and request.body.strip():
             raise InvalidRequest(f"{operation.method} {operation.path} takes no body")
         return None
     if not operation.json_body:
         raise InvalidRequest(f"{operation.method} {operation.path} takes a multipart form")
-    return moxa.validate(operation, _json(request))
+    return api.validate(operation, _json(request))
 
 
-def _form(operation: moxa.Operation, request: HttpRequest) -> dict[str, Any]:
+def _form(operation: Operation, request: HttpRequest) -> dict[str, Any]:
     """A multipart form's fields as the JSON the remote API carries: files as their text (certificates
     and keys are PEM), other fields as sent."""
     fields: dict[str, Any] = {}
@@ -203,11 +235,11 @@ def _pending_view(pending: list[Command]) -> list[dict[str, Any]]:
     ]
 
 
-def _answer(operation: moxa.Operation, status: int, payload: Any, pending: list[Command]) -> Result:
+def _answer(operation: Operation, status: int, payload: Any, pending: list[Command]) -> Result:
     headers = {"X-Fleetgate-Pending": str(len(pending))}
     if operation.answer == "zip" and 200 <= status < 300:
         return _zip(payload, headers)
-    body = moxa.mask(payload)
+    body = tpe.mask(payload)
     if pending and isinstance(body, dict) and "data" in body:
         body = {**body, "pending": _pending_view(pending)}
     return done(body, status=status if status < 500 else 502, headers=headers)
@@ -223,7 +255,7 @@ def _zip(payload: Any, headers: dict[str, str]) -> Result:
     return Result(content=zipped, extra={"headers": headers})
 
 
-def _outcome(operation: moxa.Operation, command: Command) -> Result:
+def _outcome(operation: Operation, command: Command) -> Result:
     result = command.result
     if command.state in (State.SUCCEEDED, State.FAILED) and isinstance(result, dict) and "state" in result:
         return _answer(operation, int(result["state"]), result.get("payload"), [])
@@ -275,10 +307,30 @@ def error_response(exc: FleetgateError, style: str) -> dict[str, Any]:
     )
 
 
-def _style(event: dict[str, Any]) -> str:
+def _style(event: dict[str, Any], api: CloudApi) -> str:
     route = str(event.get("routeKey", ""))
     method, _, template = route.partition(" ")
     try:
-        return moxa.operation(method, template[len(PREFIX) :]).errors
+        return api.operation(method, template[len(PREFIX) :]).errors
     except KeyError:
         return "core"
+
+
+# --------------------------------------------------------------------------- operator views
+def request_view(command: Command) -> dict[str, Any]:
+    """A remote-API request as the operator API shows it (secrets masked)."""
+    result = command.result
+    answer = None
+    if isinstance(result, dict) and "state" in result:
+        answer = {"state": result["state"], "payload": tpe.mask(result.get("payload"))}
+    return {
+        "requestId": str(command.seq),
+        "method": command.params.get("method"),
+        "path": command.params.get("target"),
+        "state": tpe.VOCABULARY.status(command.effective_state(clock.now_ms())),
+        "createdAt": clock.iso_utc(command.created),
+        "expiresAt": clock.iso_utc(command.expires),
+        "requestBody": tpe.masked(command.params.get("body")),
+        "answer": answer,
+        "reason": command.reason,
+    }
