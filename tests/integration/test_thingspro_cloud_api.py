@@ -34,6 +34,7 @@ from tools.thingspro_gateway.gateway import Gateway
 
 TOKEN = "operator-token-for-the-thingspro-tests-0001"
 SECRET = "s3cret-broker-password"
+ROUTE = "ANY /thingspro/gateways/{gateway_id}/api/v1/{proxy+}"  # the template's one greedy route
 
 
 @pytest.fixture(autouse=True)
@@ -109,15 +110,13 @@ def call(
     headers: dict[str, str] | None = None,
     query: str | None = None,
 ) -> tuple[int, Any, dict[str, str]]:
-    operation, params = moxa.match(method, path.split("?", maxsplit=1)[0]) or (None, {})
-    assert operation is not None, path
     raw = None if body is None else json.dumps(body).encode()
     sent = {"authorization": f"Bearer {TOKEN}", "content-type": "application/json"}
     event = http_api_event(
         method,
         f"/thingspro/gateways/{gateway_id}/api/v1{path}",
-        route_key=f"{method} {moxa.ROUTE_PREFIX}{operation.path}",
-        path_parameters={"gateway_id": gateway_id, **params},
+        route_key=ROUTE,
+        path_parameters={"gateway_id": gateway_id, "proxy": path[1:]},
         headers=sent if headers is None else headers,
         query=query,
         body=raw,
@@ -230,3 +229,13 @@ def test_requests_need_a_thingspro_token_in_either_header(online: Simulated) -> 
 def test_an_unknown_gateway_is_404(online: Simulated) -> None:
     status, answer, _ = call("GET", "6b8c3b5a-0000-4000-8000-000000000000", "/aws")
     assert (status, answer["error"]["code"]) == (404, 404)
+
+
+def test_a_path_the_gateway_has_not_is_thingspros_404_and_another_method_405(online: Simulated) -> None:
+    assert call("GET", online.id, "/no/such/thing")[:2] == (
+        404,
+        {"error": {"code": 404, "message": "page not found"}},
+    )
+    status, answer, _ = call("DELETE", online.id, "/aws")
+    assert (status, answer["error"]["code"]) == (405, 405)
+    assert online.published() == []

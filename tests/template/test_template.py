@@ -126,7 +126,7 @@ def test_each_device_endpoint_is_its_own_function(template: Template) -> None:
         (f.logical_id, r.route_key)
         for f in template.functions()
         for r in f.routes
-        if not r.path.startswith(("/manage", "/v1/devices"))
+        if not r.path.startswith(("/manage", "/v1/devices", "/thingspro/"))
     ]
 
     functions = [logical_id for logical_id, _ in device_routes]
@@ -159,9 +159,9 @@ REGISTRY_WRITERS = {
 }
 
 
-def _device_items_only(policy: dict) -> bool:
+def _device_items_only(policy: dict, allowed: tuple[str, ...] = ("DEVICE#*",)) -> bool:
     """An inline statement list whose every statement is limited to DEVICE#<id> items (a device's own
-    satellites: never a token, name or model item)."""
+    satellites: never a token, name or model item), or to one of ``allowed``'s key patterns each."""
     statements = policy.get("Statement")
     if not isinstance(statements, list):
         return False
@@ -169,7 +169,7 @@ def _device_items_only(policy: dict) -> bool:
         if '"DevicesTable"' not in json.dumps(statement):
             continue
         keys = statement.get("Condition", {}).get("ForAllValues:StringLike", {}).get("dynamodb:LeadingKeys")
-        if keys != ["DEVICE#*"]:
+        if not isinstance(keys, list) or len(keys) != 1 or keys[0] not in allowed:
             return False
     return True
 
@@ -178,7 +178,7 @@ def test_device_functions_cannot_write_the_registry(template: Template) -> None:
     """Least privilege: device endpoints read the devices table, and write at most DEVICE#<id> items."""
     resources = template.resources()
     for spec in template.functions():
-        if spec.logical_id in REGISTRY_WRITERS:
+        if spec.logical_id in REGISTRY_WRITERS | THINGSPRO_FUNCTIONS:
             continue
         if not spec.routes or spec.routes[0].path.startswith("/manage"):
             continue
@@ -187,6 +187,26 @@ def test_device_functions_cannot_write_the_registry(template: Template) -> None:
         assert registry and all(
             next(iter(p)) == "DynamoDBReadPolicy" or _device_items_only(p) for p in registry
         ), spec.logical_id
+
+
+# The ThingsPro Cloud API (an operator's API per gateway, under /thingspro/) and its sign-in: a
+# gateway's own items (its record, its confirmed reads) and ThingsPro tokens (TPETOKEN#<sha256>), each
+# statement limited to one of the two.
+THINGSPRO_FUNCTIONS = {"ThingsProAuthFunction", "ThingsProCloudApiFunction"}
+
+
+def test_the_thingspro_api_writes_only_gateway_items_and_tokens(template: Template) -> None:
+    resources = template.resources()
+    served = {
+        f.logical_id for f in template.functions() if any(r.path.startswith("/thingspro/") for r in f.routes)
+    }
+    assert served == THINGSPRO_FUNCTIONS
+    for logical_id in sorted(served):
+        policies = resources[logical_id]["Properties"]["Policies"]
+        registry = [p for p in policies if '"DevicesTable"' in json.dumps(p)]
+        assert registry and all(_device_items_only(p, ("DEVICE#*", "TPETOKEN#*")) for p in registry), (
+            logical_id
+        )
 
 
 def test_the_device_items_check_refuses_an_unlimited_statement() -> None:

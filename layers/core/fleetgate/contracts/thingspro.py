@@ -1118,7 +1118,7 @@ def _success_answer(op: Operation) -> spec.Answer:
 def spec_operations() -> tuple[spec.Operation, ...]:
     """Every ThingsPro route as the document shows it: Moxa's operations under the gateway's prefix,
     and its sign-in."""
-    security = ({SECURITY_SCHEME: []},)
+    security: tuple[dict[str, list[str]], ...] = ({SECURITY_SCHEME: []},)
     out: list[spec.Operation] = []
     for op in OPERATIONS:
         request: spec.Body | None = None
@@ -1186,7 +1186,7 @@ def spec_operations() -> tuple[spec.Operation, ...]:
             },
         }
     )
-    core = "core"
+    core: Errors = "core"
     out.append(
         spec.Operation(
             "POST",

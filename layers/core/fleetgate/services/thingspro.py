@@ -284,8 +284,7 @@ def answered(gateway_id: str, raw: bytes, mask: Masker) -> Command | None:
     if command is None or not written:
         _dropped(gateway_id)
         return None
-    if command.state is State.SUCCEEDED:
-        _confirm(gateway_id, command, parsed.state, payload)
+    confirm_answer(command)
     pump(gateway_id)
     return command
 
@@ -296,14 +295,22 @@ def _dropped(gateway_id: str) -> None:
         repository().count_dropped(gateway_id)
 
 
-def _confirm(gateway_id: str, command: Command, status: int, payload: Any) -> None:
+def confirm_answer(command: Command) -> None:
+    """Make a successful answer the confirmed read of the path its request ``confirms``, and drop the
+    confirmed reads it may have changed (``touches``). Run by the answer's rule function and by the
+    request's waiting caller alike (whichever comes first, so a read just after the answer finds it);
+    a later request's confirmed read is never replaced by an earlier one's."""
+    result = command.result
+    if command.state is not State.SUCCEEDED or not isinstance(result, dict) or command.seq is None:
+        return
+    gateway_id, status, payload = command.device_id, int(result.get("state", 200)), result.get("payload")
     repo = repository()
     touched = command.extras.get("touches")
     confirms = command.extras.get("confirms")
     if isinstance(touched, str):
         related = [p for p in repo.confirmed_paths(gateway_id) if p != confirms and _related(p, touched)]
         repo.forget(gateway_id, related)
-    if isinstance(confirms, str) and command.seq is not None:
+    if isinstance(confirms, str):
         repo.confirm(gateway_id, ConfirmedRead(confirms, status, payload, command.seq, clock.now_ms()))
 
 

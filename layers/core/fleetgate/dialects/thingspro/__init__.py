@@ -30,14 +30,12 @@ from fleetgate import clock, multipart
 from fleetgate.domain import thingspro as tpe
 from fleetgate.domain.commands import Command, State
 from fleetgate.endpoint import Content, Result, done, serve_http
-from fleetgate.errors import FleetgateError, InvalidRequest, retry_headers
+from fleetgate.errors import FleetgateError, InvalidRequest, NotFound, retry_headers
 from fleetgate.http import HttpRequest, response
 from fleetgate.jsonutil import dumps, loads
 from fleetgate.observability import logger
 from fleetgate.services import longpoll
 from fleetgate.services import thingspro as service
-
-PREFIX = tpe.ROUTE_PREFIX
 
 
 class Operation(Protocol):
@@ -57,7 +55,7 @@ class CloudApi(Protocol):
     """Moxa's operations and their schemas (``fleetgate.contracts.thingspro``, which the functions pass
     in: the contracts sit above the dialects and are never imported by them)."""
 
-    def operation(self, method: str, path: str) -> Operation: ...
+    def match(self, method: str, path: str) -> tuple[Any, dict[str, str]] | None: ...
 
     def validate(self, operation: Any, body: object) -> object: ...
 
@@ -113,8 +111,7 @@ def auth(request: HttpRequest) -> Result:
 def cloud_api(request: HttpRequest, api: CloudApi) -> Result:
     service.authenticate(token_of(request))
     request.check_size(BODY_LIMIT)
-    operation = operation_of(request, api)
-    params = {k: v for k, v in request.path_parameters.items() if k != "gateway_id"}
+    operation, params = operation_of(request, api)
     path_values, query = api.validate_params(operation, params, request.query)
     body = _body(operation, request, api)
     gateway_id = request.path_parameters.get("gateway_id", "")
@@ -143,6 +140,7 @@ def cloud_api(request: HttpRequest, api: CloudApi) -> Result:
     )
     if record.online:
         command = service.wait(command, longpoll.wait_seconds(None))
+        service.confirm_answer(command)
     return _outcome(operation, command)
 
 
@@ -155,11 +153,17 @@ def token_of(request: HttpRequest) -> str | None:
     return request.headers.get("mx-api-token")
 
 
-def operation_of(request: HttpRequest, api: CloudApi) -> Operation:
-    method, _, template = request.route_key.partition(" ")
-    if not template.startswith(PREFIX):
-        raise InvalidRequest("Not a ThingsPro Cloud API route")
-    return api.operation(method, template[len(PREFIX) :])
+def operation_of(request: HttpRequest, api: CloudApi) -> tuple[Operation, dict[str, str]]:
+    """Moxa's operation of the request's path under the gateway's ``/api/v1`` and its path parameters:
+    ThingsPro's 404 ``page not found`` when the gateway has no such path, 405 when it has it for
+    other methods."""
+    rest = "/" + request.path_parameters.get("proxy", "")
+    found = api.match(request.method, rest)
+    if found is None:
+        if any(api.match(method, rest) for method in tpe.METHODS):
+            raise MethodNotAllowed(f"{request.method} is not allowed on {rest}")
+        raise NotFound("page not found")
+    return found
 
 
 def _body(operation: Operation, request: HttpRequest, api: CloudApi) -> Any:
@@ -274,6 +278,11 @@ def _outcome(operation: Operation, command: Command) -> Result:
     raise _Ended(reason)
 
 
+class MethodNotAllowed(FleetgateError):
+    status = 405
+    code = "MethodNotAllowed"
+
+
 class _Ended(FleetgateError):
     """The request ended without an answer from the gateway (expired, failed to publish, unanswered)."""
 
@@ -308,12 +317,13 @@ def error_response(exc: FleetgateError, style: str) -> dict[str, Any]:
 
 
 def _style(event: dict[str, Any], api: CloudApi) -> str:
-    route = str(event.get("routeKey", ""))
-    method, _, template = route.partition(" ")
+    """The error body of the request's operation (``core`` when there is none)."""
     try:
-        return api.operation(method, template[len(PREFIX) :]).errors
-    except KeyError:
+        request = HttpRequest.from_event(event)
+        found = api.match(request.method, "/" + request.path_parameters.get("proxy", ""))
+    except FleetgateError:
         return "core"
+    return "core" if found is None else found[0].errors
 
 
 # --------------------------------------------------------------------------- operator views
