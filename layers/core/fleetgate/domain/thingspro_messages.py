@@ -40,27 +40,27 @@ exponential work (nested generators such as ``(1,2) as $a | (1,2) as $b | …`` 
 ``[.,.] | [.,.] | …`` then ``tojson``) or allocate a huge string (``"x" * 1e9``); the output cap is
 checked only once libjq has produced a result. Such a request runs until the Lambda's own timeout or
 memory limit ends the invocation, after which Lambda replaces the execution environment: one failed
-request by an authenticated operator, nothing that outlives it. Regular expressions are bounded by
-Oniguruma's retry limit.
+request by an authenticated operator, nothing that outlives it. Regular expressions (``test``,
+``match``, ``sub``…) are left to Oniguruma's own backtracking limits.
 
 Ingestion (``series``): Moxa's default format publishes ``{"tags": {prvd: {src: {tag: {"values":
 [{"updateTimeStamp", "value"}]}}}}}``; each reading is a ``Sample`` keyed ``"<prvd>/<src>/<tag>"`` (so a
 name may not be empty or contain ``/``), timed by its ISO 8601 ``updateTimeStamp`` (``Z`` or an offset,
 fractions optional). ``default_format_series`` answers ``None`` for anything else, ``json_record`` gives
-the JSON value of a custom format's message. A payload over ``MAX_PAYLOAD_BYTES`` or with more than
-``MAX_SAMPLES`` readings is refused.
+the JSON value of a custom format's message (strict JSON, ``fleetgate.jsonutil.loads``). A payload over
+``MAX_PAYLOAD_BYTES`` or with more than ``MAX_SAMPLES`` readings is refused.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fleetgate import jsonutil
 from fleetgate.domain.telemetry import MAX_TS
 from fleetgate.errors import InvalidRequest
 
@@ -325,7 +325,10 @@ def apply_format(format_text: str, records: Sequence[Mapping[str, object]]) -> d
     message: dict[str, Any] = {}
     produced = 0  # bytes of all results: a bound on the merged message, without encoding it each time
     for record in records:
-        encoded = json.dumps(record, separators=(",", ":"), allow_nan=False)
+        try:
+            encoded = jsonutil.dumps(record)
+        except (TypeError, ValueError) as error:
+            raise InvalidRequest(f"the record of {_name(record)} is not JSON: {error}") from error
         if len(encoded.encode()) > MAX_RECORD_BYTES:
             raise InvalidRequest(f"a tag record is over {MAX_RECORD_BYTES} bytes")
         try:
@@ -408,7 +411,7 @@ def merge(earlier: Any, later: Any) -> Any:
 
 
 def _size(value: object) -> int:
-    return len(json.dumps(value, separators=(",", ":")).encode())
+    return len(jsonutil.dumps(value).encode())
 
 
 def _name(record: Mapping[str, object]) -> str:
@@ -431,13 +434,9 @@ def _load(payload: bytes) -> tuple[bool, object]:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise InvalidRequest(f"a message is at most {MAX_PAYLOAD_BYTES} bytes, got {len(payload)}")
     try:
-        return True, json.loads(payload, parse_constant=_no_constant)
-    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return True, jsonutil.loads(payload)
+    except InvalidRequest:  # not JSON, or JSON no store could hold (NaN, 1e400, deep nesting)
         return False, None
-
-
-def _no_constant(name: str) -> object:
-    raise ValueError(f"{name} is not JSON")
 
 
 def json_record(payload: bytes) -> object | None:
