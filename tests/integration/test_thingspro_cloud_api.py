@@ -239,3 +239,103 @@ def test_a_path_the_gateway_has_not_is_thingspros_404_and_another_method_405(onl
     status, answer, _ = call("DELETE", online.id, "/aws")
     assert (status, answer["error"]["code"]) == (405, 405)
     assert online.published() == []
+
+
+# --------------------------------------------------------------------------- message groups
+def published_by_gateway(gateway_id: str, tail: str, payload: dict[str, Any]) -> Any:
+    from fleetgate.dialects.thingspro import mqtt  # noqa: PLC0415
+    from fleetgate.mqtt import Message  # noqa: PLC0415
+
+    topic = f"thingspro/{gateway_id}/messages/{tail}"
+    return mqtt.on_messages(
+        Message(topic, json.dumps(payload).encode(), client_id=gateway_id, timestamp_ms=clock.now_ms())
+    )
+
+
+DEFAULT_MESSAGE = {
+    "tags": {
+        "system": {
+            "system": {"cpuUsage": {"values": [{"updateTimeStamp": "2026-12-01T10:00:00Z", "value": 60}]}}
+        },
+        "modbus_tcp_master": {
+            "A1": {
+                "status": {
+                    "values": [
+                        {"updateTimeStamp": "2026-12-01T10:00:00.250Z", "value": 10},
+                        {"updateTimeStamp": "2026-12-01T10:00:01.250Z", "value": 11},
+                    ]
+                }
+            }
+        },
+    }
+}
+
+
+def test_the_default_format_becomes_one_telemetry_series_per_tag(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fleetgate.services import telemetry  # noqa: PLC0415
+
+    monkeypatch.setenv("TELEMETRY_TABLE", stack.table("TelemetryTable"))
+    get_settings.cache_clear()
+    gw = thingspro.register(None).device.id
+    assert published_by_gateway(gw, "plant-1", DEFAULT_MESSAGE).value == {"timestamps": 3}
+    history = telemetry.history(gw, None, 0, clock.now_ms(), 10)
+    assert {k: [(v.ts, v.value) for v in vs] for k, vs in history.items()} == {
+        "system/system/cpuUsage": [(1796119200000, 60)],
+        "modbus_tcp_master/A1/status": [(1796119201250, 11), (1796119200250, 10)],
+    }
+    published_by_gateway(gw, "custom/line-2", {"temperature": 21.5, "at": "now"})
+    assert telemetry.latest(gw)["custom/line-2"].value == {"temperature": 21.5, "at": "now"}
+
+
+def test_messages_test_runs_the_format_in_the_cloud_on_the_tags_latest_values(
+    stack: Stack, online: Simulated, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+
+    monkeypatch.setenv("TELEMETRY_TABLE", stack.table("TelemetryTable"))
+    get_settings.cache_clear()
+    published_by_gateway(online.id, "plant-1", DEFAULT_MESSAGE)
+    fmt = "{time: (now|todateiso8601), (.srcName): {(.tagName): .dataValue}}"
+    tag = {"srcName": "system", "tagName": "cpuUsage", "dataType": "int32", "duration": 1000, "access": "ro"}
+    asked = len(online.published())
+
+    status, answer, _ = call("PUT", online.id, "/mqtt/1/messages/test", {"format": fmt, "tags": [tag]})
+
+    assert status == 200 and answer["error"] == ""
+    assert answer["data"]["system"] == {"cpuUsage": 60}
+    assert answer["data"]["time"].endswith("Z")
+    assert len(online.published()) == asked  # evaluated in the cloud: nothing sent
+    if shutil.which("jq"):  # what jq itself makes of the same record (but its clock)
+        record = {
+            "prvdName": "system",
+            "srcName": "system",
+            "tagName": "cpuUsage",
+            "dataType": "int32",
+            "dataValue": 60,
+        }
+        cli = subprocess.run(
+            ["jq", "-c", fmt], input=json.dumps(record), capture_output=True, text=True, check=True
+        )
+        expected = json.loads(cli.stdout)
+        assert {k: v for k, v in answer["data"].items() if k != "time"} == {
+            k: v for k, v in expected.items() if k != "time"
+        }
+
+
+def test_a_message_group_with_a_broken_format_is_refused_before_it_is_sent(
+    stack: Stack, online: Simulated
+) -> None:
+    before, asked = stored(stack), len(online.published())
+    group = {
+        "enable": True,
+        "outputTopic": f"thingspro/{online.id}/messages/a",
+        "format": "{tags: (.x",
+        "tags": {},
+        "sendOutThreshold": {"mode": "immediately"},
+    }
+    status, answer, _ = call("POST", online.id, "/mqtt/1/messages", group)
+    assert status == 400 and answer["error"]["message"].startswith("format:")
+    assert stored(stack) == before and len(online.published()) == asked

@@ -40,7 +40,7 @@ from fleetgate.domain import thingspro as tpe
 from fleetgate.domain.commands import Answer, Command, CommandSpec, State
 from fleetgate.domain.devices import Device, hash_token
 from fleetgate.domain.thingspro import VOCABULARY, RemoteRequest
-from fleetgate.errors import CallFailed, Conflict, FleetgateError, NotFound, Unauthorized
+from fleetgate.errors import CallFailed, Conflict, FleetgateError, InvalidRequest, NotFound, Unauthorized
 from fleetgate.observability import metrics
 from fleetgate.retry import on_conflict
 from fleetgate.services import commands as engine
@@ -363,3 +363,41 @@ def _fail_unanswered(gateway_id: str, connected_at: int) -> None:
             _end(
                 repo, command, "The gateway disconnected before answering; it may or may not have applied it"
             )
+
+
+# --------------------------------------------------------------------------- message groups
+def ingest(gateway_id: str, topic: str, payload: bytes, received_ms: int) -> int:
+    """Keep one message a gateway's message group published under ``thingspro/<id>/messages/``: in
+    ThingsPro's default format, one series per tag (``<provider>/<source>/<tag>``, at each reading's
+    ``updateTimeStamp``); in any other format, the message as one JSON value under the key of its
+    topic's tail (``messages/plant-1`` -> ``plant-1``), at the time it was received. Returns the
+    timestamps written; ``InvalidRequest`` for a message that is neither."""
+    from fleetgate.domain import thingspro_messages as messages  # noqa: PLC0415 - message functions only
+    from fleetgate.domain.telemetry import TelemetryRecord  # noqa: PLC0415
+    from fleetgate.services import telemetry  # noqa: PLC0415
+
+    gateway(gateway_id)
+    prefix = tpe.topics(gateway_id).messages + "/"
+    if not topic.startswith(prefix) or len(topic) == len(prefix):
+        raise InvalidRequest(f"Not a message topic of gateway '{gateway_id}'")
+    samples = messages.default_format_series(payload)
+    if samples is not None:
+        records = [TelemetryRecord(s.ts_ms, {s.key: s.value}) for s in samples]
+    else:
+        value = messages.json_record(payload)
+        if value is None:
+            raise InvalidRequest("A message group's message must be JSON")
+        records = [TelemetryRecord(received_ms, {topic[len(prefix) :]: value})]
+    return telemetry.record(gateway_id, records)
+
+
+def tag_values(gateway_id: str) -> dict[tuple[str, str], object]:
+    """The latest value of each tag the gateway's default-format messages reported, by (source, tag)."""
+    from fleetgate.services import telemetry  # noqa: PLC0415 - messages/test only
+
+    values: dict[tuple[str, str], object] = {}
+    for key, latest in telemetry.latest(gateway_id).items():
+        parts = key.split("/")
+        if len(parts) == 3:
+            values[(parts[1], parts[2])] = latest.value
+    return values

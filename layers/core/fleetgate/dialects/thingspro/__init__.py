@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from fleetgate import clock, multipart
 from fleetgate.domain import thingspro as tpe
+from fleetgate.domain import thingspro_messages as messages
 from fleetgate.domain.commands import Command, State
 from fleetgate.endpoint import Content, Result, done, serve_http
 from fleetgate.errors import FleetgateError, InvalidRequest, NotFound, retry_headers
@@ -116,6 +117,10 @@ def cloud_api(request: HttpRequest, api: CloudApi) -> Result:
     body = _body(operation, request, api)
     gateway_id = request.path_parameters.get("gateway_id", "")
     record = service.gateway(gateway_id)
+    if operation.method == "PUT" and operation.path.endswith("/messages/test"):
+        return done(_test_format(gateway_id, body))
+    if isinstance(body, dict) and isinstance(body.get("format"), str):
+        messages.check_format(body["format"])  # a message group's format: checked before it is sent
     path = _concrete(operation.path, path_values)
     lifetime = tpe.lifetime_ms(_expires_in(request))
     remote = tpe.RemoteRequest(operation.method, path, body, {k: _text(v) for k, v in query.items()})
@@ -145,6 +150,16 @@ def cloud_api(request: HttpRequest, api: CloudApi) -> Result:
 
 
 # --------------------------------------------------------------------------- helpers
+def _test_format(gateway_id: str, body: Any) -> dict[str, Any]:
+    """``…/messages/test`` in the cloud, as the gateway runs it: the format on each given tag, with the
+    tag's latest value from the gateway's messages (else a typed sample), merged."""
+    fields = body if isinstance(body, dict) else {}
+    tags = fields.get("tags") or []
+    return messages.test_format(
+        fields.get("format") or "", tags, service.tag_values(gateway_id), clock.now_ms()
+    )
+
+
 def token_of(request: HttpRequest) -> str | None:
     """``Authorization: Bearer <token>`` or ``mx-api-token: <token>``."""
     bearer = request.headers.get("authorization", "")
