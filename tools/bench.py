@@ -29,6 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "layers" / "core"), str(ROOT / "local")]
 
+import boto3  # noqa: E402
 import requests  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
@@ -65,6 +66,13 @@ XYTE_PLACEHOLDERS = {
     "dump": "019ad2c4-5e80-7a3b-8c4d-5e6f7a8b9c0d",
 }
 MANAGE_MODEL_PLACEHOLDER = "6d1f3c2a-8b4e-4f7a-9c5d-0e1a2b3c4d5e"  # the model id of events/manage/
+THINGSPRO_EVENTS = ROOT / "events" / "thingspro"
+THINGSPRO_PLACEHOLDERS = {
+    "gateway": "5c1d9e2a-7b3f-4c8d-9e0a-1b2c3d4e5f60",
+    "token": TOKEN_PLACEHOLDER,
+    "operator": "A1_TEST_OPERATOR",
+    "password": "A1_TEST_PASSWORD",
+}
 
 
 def timed_import(statement: str, paths: list[Path], env: dict[str, str], runs: int) -> float:
@@ -135,10 +143,17 @@ def aws_calls(template: Template, specs: list[FunctionSpec]) -> dict[str, list[t
         with redirect_stdout(io.StringIO()):
             replacements = seed_state(functions)
             xyte = seed_xyte(functions)
+            thingspro = seed_thingspro(functions)
         for spec in specs:
             rows = []
             for path in events_for(spec, template):
-                values = xyte if path.is_relative_to(XYTE_EVENTS) else replacements
+                values = (
+                    xyte
+                    if path.is_relative_to(XYTE_EVENTS)
+                    else thingspro
+                    if path.is_relative_to(THINGSPRO_EVENTS)
+                    else replacements
+                )
 
                 def prepared(values: dict[str, str] = values, path: Path = path) -> dict[str, Any]:
                     if path.name in OWN_DEVICE:
@@ -314,6 +329,49 @@ def seed_xyte(functions: InProcessFunctions) -> dict[str, str]:
         p["file"]: str(file["id"]),
         p["dump"]: str(dump["id"]),
     }
+
+
+def seed_thingspro(functions: InProcessFunctions) -> dict[str, str]:
+    """What the ThingsPro events address: a gateway registered through the operator API, an operator
+    who signs in for a ThingsPro token, and one change the gateway was sent and answered (so a read of
+    its store-and-forward setting is answered from what it confirmed); the gateway is offline after
+    that, so changes wait (202) instead of waiting for an answer. Returns the placeholders of
+    ``events/thingspro/`` and their values."""
+    p = THINGSPRO_PLACEHOLDERS
+    pool = functions.provisioned.physical_ids["OperatorUserPool"]
+    name, password = "bench-operator", "Bench-operator-1!"
+    cognito = boto3.client("cognito-idp", region_name="us-east-1")
+    cognito.admin_create_user(UserPoolId=pool, Username=name, MessageAction="SUPPRESS")
+    cognito.admin_set_user_password(UserPoolId=pool, Username=name, Password=password, Permanent=True)
+    registered = functions.invoke(
+        "ManageThingsProFunction", load_event(ROOT / "events" / "manage" / "register_thingspro_gateway.json")
+    )
+    if registered["statusCode"] != 201:
+        raise SystemExit(f"registering a ThingsPro gateway failed: {registered}")
+    gateway = json.loads(registered["body"])["data"]["id"]
+    values = {p["gateway"]: gateway, p["operator"]: name, p["password"]: password}
+
+    def invoke(function: str, event_name: str, edit: Any = None) -> dict[str, Any] | None:
+        event = load_event(THINGSPRO_EVENTS / f"{event_name}.json", **values)
+        if edit is not None:
+            event = edit(event)
+        answer: dict[str, Any] | None = functions.invoke(function, event)
+        return answer
+
+    login = invoke("ThingsProAuthFunction", "auth_login")
+    if login is None or login["statusCode"] != 200:
+        raise SystemExit(f"signing in for a ThingsPro token failed: {login}")
+    values[p["token"]] = json.loads(login["body"])["data"]["token"]
+    invoke("ThingsProCloudApiFunction", "cloud_api_put_store_and_forward")  # queued: the gateway is offline
+    invoke("ThingsProOnPresenceFunction", "on_presence")  # it connects: the change is sent
+    invoke("ThingsProOnAnswerFunction", "on_answer")  # and answered: the read is confirmed
+
+    def disconnected(event: dict[str, Any]) -> dict[str, Any]:  # its payload is the event's JSON itself
+        body = event["payload"] | {"eventType": "disconnected", "clientInitiatedDisconnect": True}
+        return event | {"payload": body}
+
+    invoke("ThingsProOnPresenceFunction", "on_presence", disconnected)
+    return values
 
 
 def device_functions(template: Template) -> list[FunctionSpec]:

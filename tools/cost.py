@@ -40,6 +40,23 @@ XYTE_TELEMETRY_BYTES = 400  # {"status","telemetries":{...}} with MQTT 5 user pr
 XYTE_REPLY_BYTES = 400  # the telemetry answer with response topic and correlation data
 
 
+# ThingsPro: a message group in the default format (one tag set per message) is one rule-function run:
+# the gateway's record read (0.5 RU) and the telemetry writes (make bench: GetItem, BatchWriteItem,
+# UpdateItem). A change from the cloud (make bench, the Cloud API's PUT and the answer rule): the token,
+# the gateway, its device and the request reads (5 reads, about 4 RU with the consistent ones), the
+# request's sequence, record and delivery (3 WRU); the request published, the answer received (two
+# messages) and its rule function recording it and the confirmed read (3 WRU, 1 RU); the waiting Lambda
+# is billed for the gateway's round trip, modelled at 0.5 s.
+THINGSPRO_MESSAGE_BYTES = 600
+THINGSPRO_MESSAGE_READ_UNITS = 0.5
+THINGSPRO_CHANGE_READ_UNITS = 4 + 1
+THINGSPRO_CHANGE_WRITE_UNITS = 3 + 3
+THINGSPRO_CHANGE_WAIT_S = 0.5
+THINGSPRO_REQUEST_BYTES = 700  # the remote-API envelope with a configuration body
+THINGSPRO_ANSWER_BYTES = 900
+KMS_REQUEST = 0.03 / 1e4
+
+
 @dataclass(frozen=True)
 class Pattern:
     name: str
@@ -151,10 +168,46 @@ def xyte_patterns(telemetry_every_s: int = 60) -> tuple[MqttPattern, Pattern]:
     return mqtt, https
 
 
+def thingspro_message_pattern(every_s: int = 60) -> MqttPattern:
+    return MqttPattern(
+        f"ThingsPro gateway: a message group every {every_s} s in the default format, kept as telemetry",
+        MONTH_S / every_s,
+        THINGSPRO_MESSAGE_BYTES,
+        0,
+        0.030,
+        0.256,
+        THINGSPRO_MESSAGE_READ_UNITS,
+        TELEMETRY_WRITE_UNITS,
+    )
+
+
+def thingspro_change() -> float:
+    """One configuration change from the cloud to an online gateway, answered within the long-poll."""
+    messages = message_units(THINGSPRO_REQUEST_BYTES) + message_units(THINGSPRO_ANSWER_BYTES)
+    return (
+        HTTP_API_REQUEST
+        + 2 * LAMBDA_REQUEST
+        + (THINGSPRO_CHANGE_WAIT_S + 0.030) * 0.256 * LAMBDA_GB_S
+        + messages * IOT_MESSAGE
+        + IOT_RULE_AND_ACTION
+        + THINGSPRO_CHANGE_READ_UNITS * DDB_READ_UNIT
+        + THINGSPRO_CHANGE_WRITE_UNITS * DDB_WRITE_UNIT
+        + 2 * KMS_REQUEST  # a secret sealed and unsealed (changes without one make neither call)
+    )
+
+
+def iot_core_change() -> float:
+    """The same change sent with iot-data Publish and its answer taken by one rule, with no API."""
+    messages = message_units(THINGSPRO_REQUEST_BYTES) + message_units(THINGSPRO_ANSWER_BYTES)
+    return messages * IOT_MESSAGE + IOT_RULE_AND_ACTION
+
+
 def table() -> str:
     """The cost table, as Markdown."""
     long_poll, telemetry = patterns()
     xyte_mqtt, xyte_https = xyte_patterns()
+    groups = thingspro_message_pattern()
+    changes = 100
     stored = f"connection + messages + one rule with a DynamoDB action ({TELEMETRY_WRITE_UNITS} WRU) each"
     return "\n".join(
         [
@@ -171,6 +224,11 @@ def table() -> str:
             f"{iot_core(xyte_mqtt.messages, TELEMETRY_WRITE_UNITS):.3f}: the same, no reply, no function |",
             f"| {xyte_https.name} | {xyte_https.requests:,.0f} | {xyte_https.monthly():.3f} | "
             f"{iot_core(xyte_https.requests, TELEMETRY_WRITE_UNITS):.3f} |",
+            f"| {groups.name} | {groups.messages:,.0f} | {groups.monthly():.3f} | "
+            f"{iot_core(groups.messages, TELEMETRY_WRITE_UNITS):.3f}: the same, no function |",
+            f"| ThingsPro gateway: {changes} configuration changes a month from the Cloud API, answered "
+            f"(its connection counted in the row above) | {changes} | {changes * thingspro_change():.4f} | "
+            f"{changes * iot_core_change():.4f}: published with iot-data, answers to one rule, no API |",
         ]
     )
 

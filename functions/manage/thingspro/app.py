@@ -80,6 +80,7 @@ def send(gateway_id: str) -> Response:
         secret_paths=tpe.secret_paths(body.requestBody),
         lifetime_ms=tpe.lifetime_ms(body.expiresIn),
         effects=service.Effects(touches=target if method != "GET" else None),
+        record=record,
     )
     if record.online:
         command = service.wait(command, longpoll.wait_seconds(None))

@@ -141,10 +141,12 @@ def submit(
     secret_paths: Sequence[tuple[str | int, ...]] = (),
     lifetime_ms: int = tpe.DEFAULT_LIFETIME_S * 1000,
     effects: Effects = Effects(),
+    record: GatewayRecord | None = None,
 ) -> Command:
-    """Record ``request`` for the gateway (QUEUED, its secrets sealed) and send what can go now."""
+    """Record ``request`` for the gateway (QUEUED, its secrets sealed) and send what can go now.
+    ``record``: the gateway's record as the caller just read it (else it is read here)."""
+    record = record or gateway(gateway_id)
     device = devices.get(gateway_id)
-    gateway(gateway_id)
     key_id = get_settings().require("thingspro_key_id")
     body = tpe.seal(request.body, secret_paths, lambda plain: store.encrypt(key_id, gateway_id, plain))
     now = clock.now_ms()
@@ -163,7 +165,9 @@ def submit(
         retries=None,  # sent once: never again (``pump`` sends one at a time, ``next_action`` fails it)
         extras=extras,
     )
-    command, _ = engine.send(VOCABULARY, QUEUE, device, spec)
+    command, _ = engine.send(VOCABULARY, _Queue(record), device, spec)
+    if not record.online:
+        return command  # nothing was sent: it is as recorded
     return engine.get(VOCABULARY, gateway_id, command.uuid)
 
 
@@ -200,19 +204,18 @@ def cancel(gateway_id: str, request_id: int) -> Command:
 class _Queue:
     """The engine's delivery for remote-API requests: recorded QUEUED, sent by ``pump``."""
 
+    record: GatewayRecord
     pushed: bool = False
     failure: str = "Publish failed"
 
     def deliver(self, device: Device, command: Command) -> None:
-        pump(device.id)
+        pump(device.id, self.record)
 
 
-QUEUE = _Queue()
-
-
-def pump(gateway_id: str) -> Command | None:
-    """Send the gateway's next request if it is online and nothing awaits an answer; returns it."""
-    found = repository().get(gateway_id)
+def pump(gateway_id: str, record: GatewayRecord | None = None) -> Command | None:
+    """Send the gateway's next request if it is online and nothing awaits an answer; returns it.
+    ``record``: the gateway's record as the caller just read it (else it is read here)."""
+    found = record or repository().get(gateway_id)
     if found is None or not found.online:
         return None
     repo = engine.repository(VOCABULARY)

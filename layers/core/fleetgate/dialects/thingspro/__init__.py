@@ -142,6 +142,7 @@ def cloud_api(request: HttpRequest, api: CloudApi) -> Result:
         secret_paths=tpe.secret_paths(body),
         lifetime_ms=lifetime,
         effects=effects,
+        record=record,
     )
     if record.online:
         command = service.wait(command, longpoll.wait_seconds(None))
