@@ -35,6 +35,12 @@ SECRET_KEYS = frozenset(
         "access_key",  # Xyte: a device's access key, a model's hardware key, a child's token
         "hardware_key",
         "access_token",
+        # ThingsPro: a gateway's MQTT access key, and the secrets of Moxa's configurations
+        "accessKey",
+        "connectionString",
+        "symmetricKey",
+        "caPkFile",
+        "identityPk",
     )
 )
 # Shorter values are not told apart from ordinary text (a secret of the suite is at least this long).

@@ -97,6 +97,9 @@ class World:
     xa: XyteDevice | None = None
     xb: XyteDevice | None = None
     xchild: XyteDevice | None = None  # a child of Xyte A: another device, with a key of its own
+    gateway: str = ""  # ThingsPro gateway A (offline, with a change waiting for it)
+    gateway_key: str = ""  # its MQTT access key
+    thingspro_token: str = ""  # a ThingsPro token of the operator
 
     @property
     def xyte_a(self) -> XyteDevice:
@@ -328,8 +331,10 @@ def world(stack: LocalStack, operator_token: str) -> World:
     )
 
     seed_xyte(w, secret)
+    seed_thingspro(w, secret)
 
     w.identifiers = [
+        w.gateway,
         marker,
         a.id,
         b.id,
@@ -341,6 +346,32 @@ def world(stack: LocalStack, operator_token: str) -> World:
         *(value for name, value in w.ids.items() if not name.endswith("-id")),
     ]
     return w
+
+
+def seed_thingspro(w: World, secret: Callable[[str], str]) -> None:
+    """ThingsPro gateway A, registered with a distinctive label, offline, with a change (a distinctive
+    value in its body) waiting for it; and the operator's ThingsPro token."""
+    made = _ok(w.operator("POST", "/manage/v1/thingspro/gateways", json={"label": secret("gateway")}), 201)
+    w.gateway, w.gateway_key = made["data"]["id"], made["data"]["accessKey"]
+    base = f"{w.url}/thingspro/gateways/{w.gateway}/api/v1"
+    login = {"name": w.stack.admin_name, "password": w.stack.admin_password}
+    w.thingspro_token = _ok(requests.post(f"{base}/auth", json=login, timeout=HTTP_TIMEOUT_S))["data"][
+        "token"
+    ]
+    change = {"enable": True, "targetDiskName": secret("disk")}
+    queued = requests.put(
+        f"{base}/mqtt/1/store-and-forward",
+        json=change,
+        headers={"Authorization": f"Bearer {w.thingspro_token}"},
+        timeout=HTTP_TIMEOUT_S,
+    )
+    assert queued.status_code == 202, queued.text
+
+
+def thingspro_reads(w: World) -> dict[str, str]:
+    """ThingsPro gateway A through the operator API: the gateway and its requests."""
+    gateway = f"/manage/v1/thingspro/gateways/{w.gateway}"
+    return {"thingspro gateway": gateway, "thingspro requests": f"{gateway}/requests"}
 
 
 def seed_xyte(w: World, secret: Callable[[str], str]) -> None:
@@ -592,6 +623,7 @@ def device_state(w: World) -> dict[str, Any]:
         "group members": f"/manage/v1/thing-groups/{ids['group']}/things",
         "profile devices": f"/manage/v1/device-profiles/{w.profiles['a']['id']}/devices",
         **xyte_reads(w),
+        **thingspro_reads(w),
     }
     state: dict[str, Any] = {}
     for name, path in reads.items():
@@ -684,6 +716,9 @@ OPERATOR_PATH_VALUES: dict[tuple[str, str], Callable[[World], str]] = {
     ("xyte/licenses", "licenseId"): lambda w: w.ids["xyte-license"],
     ("xyte/dumps", "dumpId"): lambda w: w.ids["xyte-dump"],
     ("xyte/incidents", "incidentId"): lambda w: w.ids["xyte-incident"],
+    # ThingsPro: gateway A and its waiting request
+    ("gateways", "id"): lambda w: w.gateway,
+    ("requests", "requestId"): lambda w: "1",
 }
 
 
@@ -824,12 +859,14 @@ class Call:
 @dataclass(frozen=True)
 class Expect:
     """The dialect's answer: its status, and its exact body (``body``), ThingDatas' error ``code`` or
-    Xyte's (``xyte``: the body is exactly ``{"error", "code"}``)."""
+    Xyte's (``xyte``: the body is exactly ``{"error", "code"}``), or ThingsPro's envelope (``thingspro``:
+    the body is exactly ``{"error": {"code": <that>, "message"}}``)."""
 
     status: int
     body: bytes | None = None
     code: str | None = None
     xyte: str | None = None
+    thingspro: int | None = None
 
 
 @dataclass(frozen=True)
@@ -1278,6 +1315,108 @@ CREDENTIAL_KINDS += [
     ),
     Kind(XYTE_REGISTER, "no hardware key", _hardware_key(lambda w: None), Expect(400, xyte="InvalidRequest")),
 ]
+
+
+# ThingsPro: the Cloud API of a gateway takes a ThingsPro token (Authorization: Bearer, or mx-api-token)
+# from its sign-in; nothing else opens it, and a refusal is ThingsPro's 401 envelope
+TPE, TPE_LOGIN = "thingspro token", "thingspro sign-in"
+TPE_UNAUTHORIZED = Expect(401, thingspro=401)
+
+
+def _thingspro(header: str, value: Callable[[World], str | None]) -> Callable[[World, Call], Call]:
+    def apply(w: World, call: Call) -> Call:
+        given = value(w)
+        path = call.path.replace("{gateway_id}", w.gateway)
+        return replace(
+            call, path=path, headers=call.headers if given is None else {**call.headers, header: given}
+        )
+
+    return apply
+
+
+def _sign_in(name: Callable[[World], str], password: Callable[[World], str]) -> Callable[[World, Call], Call]:
+    def apply(w: World, call: Call) -> Call:
+        path = call.path.replace("{gateway_id}", w.gateway)
+        return replace(call, path=path, json={"name": name(w), "password": password(w), "acceptEULA": True})
+
+    return apply
+
+
+CREDENTIAL_KINDS += [
+    Kind(TPE, "no token", _thingspro("Authorization", lambda w: None), TPE_UNAUTHORIZED),
+    Kind(
+        TPE,
+        "unknown token",
+        _thingspro("Authorization", lambda w: f"Bearer {secrets.token_urlsafe(32)}"),
+        TPE_UNAUTHORIZED,
+    ),
+    Kind(
+        TPE,
+        "unknown mx-api-token",
+        _thingspro("mx-api-token", lambda w: secrets.token_urlsafe(32)),
+        TPE_UNAUTHORIZED,
+    ),
+    Kind(
+        TPE,
+        "the token without Bearer",
+        _thingspro("Authorization", lambda w: w.thingspro_token),
+        TPE_UNAUTHORIZED,
+    ),
+    Kind(
+        TPE,
+        "operator JWT",
+        _thingspro("Authorization", lambda w: f"Bearer {w.operator_token}"),
+        TPE_UNAUTHORIZED,
+    ),
+    Kind(
+        TPE,
+        "the gateway's MQTT key",
+        _thingspro("Authorization", lambda w: f"Bearer {w.gateway_key}"),
+        TPE_UNAUTHORIZED,
+    ),
+    Kind(TPE, "A's ThingsBoard token", _thingspro("mx-api-token", lambda w: w.a.token), TPE_UNAUTHORIZED),
+    Kind(TPE, "a Xyte access key", _thingspro("mx-api-token", lambda w: w.xyte_a.key), TPE_UNAUTHORIZED),
+    Kind(
+        TPE,
+        "a ThingDatas API key (Basic)",
+        _thingspro("Authorization", lambda w: w.basic("a")),
+        TPE_UNAUTHORIZED,
+    ),
+    Kind(
+        TPE_LOGIN,
+        "a wrong password",
+        _sign_in(lambda w: w.stack.admin_name, lambda w: "wrong-password-1"),
+        TPE_UNAUTHORIZED,
+    ),
+    Kind(
+        TPE_LOGIN,
+        "an unknown operator",
+        _sign_in(lambda w: f"{w.marker}-nobody", lambda w: w.stack.admin_password),
+        TPE_UNAUTHORIZED,
+    ),
+    Kind(
+        TPE_LOGIN,
+        "the gateway's MQTT key as password",
+        _sign_in(lambda w: w.stack.admin_name, lambda w: w.gateway_key),
+        TPE_UNAUTHORIZED,
+    ),
+    Kind(
+        TPE_LOGIN,
+        "the token as password",
+        _sign_in(lambda w: w.stack.admin_name, lambda w: w.thingspro_token),
+        TPE_UNAUTHORIZED,
+    ),
+]
+THINGSPRO = "/thingspro/gateways/{gateway_id}/api/v1"
+DEVICE_ROUTES.update(
+    {
+        f"ANY {THINGSPRO}/{{proxy+}}": Aim(
+            TPE, lambda w: Call("PUT", f"{THINGSPRO}/mqtt/1/store-and-forward", json={"enable": False})
+        ),
+        f"GET {THINGSPRO}/auth": Aim(TPE, lambda w: Call("GET", f"{THINGSPRO}/auth")),
+        f"POST {THINGSPRO}/auth": Aim(TPE_LOGIN, lambda w: Call("POST", f"{THINGSPRO}/auth")),
+    }
+)
 KINDS = {(kind.scheme, kind.name): kind for kind in CREDENTIAL_KINDS}
 NO_ENTRY = "(no entry in DEVICE_ROUTES)"
 
@@ -1348,6 +1487,10 @@ def check_answer(response: requests.Response, expect: Expect, *, bulk: bool = Fa
         body = response.json()
         assert set(body) == {"error", "code"} and isinstance(body["error"], str), body
         assert body["code"] == expect.xyte, body
+    if expect.thingspro is not None:
+        body = response.json()
+        assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+        assert body["error"]["code"] == expect.thingspro, body
 
 
 @pytest.mark.parametrize(("route_key", "kind_name"), _device_cells())

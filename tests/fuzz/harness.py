@@ -41,7 +41,12 @@ class Tally:
 
 def run(document: dict[str, Any], config: dict[str, Any], tag: str) -> Tally:
     """Every operation tagged ``tag``, fuzzed with ``config`` (a ``schemathesis.toml`` as a dict)."""
-    schema = schemathesis.openapi.from_dict(only(document, tag), config=SchemathesisConfig.from_dict(config))
+    return run_document(only(document, tag), config)
+
+
+def run_document(document: dict[str, Any], config: dict[str, Any]) -> Tally:
+    """Every operation of ``document``, fuzzed with ``config``."""
+    schema = schemathesis.openapi.from_dict(document, config=SchemathesisConfig.from_dict(config))
     tally = Tally()
     for event in from_schema(schema).execute():
         if isinstance(event, events.ScenarioFinished):

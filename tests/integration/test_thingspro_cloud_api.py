@@ -46,6 +46,7 @@ def _env(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("THINGSPRO_MQTT_URL", "mqtt://localhost:1883")
     monkeypatch.setenv("IOT_DATA_ENDPOINT", "https://data.iot.us-east-1.amazonaws.com")
     monkeypatch.setenv("LONG_POLL_CAP_SECONDS", "5")
+    monkeypatch.setenv("FILES_BUCKET", stack.provisioned.physical_ids["FilesBucket"])
     get_settings.cache_clear()
     ThingsProRepository(stack.table("DevicesTable")).put_token(
         hash_token(TOKEN), "ops", clock.now_ms() + 600_000
@@ -109,9 +110,23 @@ def call(
     *,
     headers: dict[str, str] | None = None,
     query: str | None = None,
+    form: list[tuple[str, bytes]] | None = None,
 ) -> tuple[int, Any, dict[str, str]]:
     raw = None if body is None else json.dumps(body).encode()
     sent = {"authorization": f"Bearer {TOKEN}", "content-type": "application/json"}
+    if form is not None:
+        raw = (
+            b"".join(
+                b'--fleetgate-form-7d1\r\nContent-Disposition: form-data; name="'
+                + name.encode()
+                + b'"\r\n\r\n'
+                + data
+                + b"\r\n"
+                for name, data in form
+            )
+            + b"--fleetgate-form-7d1--\r\n"
+        )
+        sent["content-type"] = "multipart/form-data; boundary=fleetgate-form-7d1"
     event = http_api_event(
         method,
         f"/thingspro/gateways/{gateway_id}/api/v1{path}",
@@ -339,3 +354,81 @@ def test_a_message_group_with_a_broken_format_is_refused_before_it_is_sent(
     status, answer, _ = call("POST", online.id, "/mqtt/1/messages", group)
     assert status == 400 and answer["error"]["message"].startswith("format:")
     assert stored(stack) == before and len(online.published()) == asked
+
+
+# --------------------------------------------------------------------------- multipart forms and files
+KEY_PEM = b"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n"
+CERT_PEM = b"-----BEGIN CERTIFICATE-----\nMIIDdzCCAl+gAwIBAgIEAgAAuTANBgkq\n-----END CERTIFICATE-----\n"
+
+
+def test_a_form_reaches_the_gateway_as_json_and_its_files_are_kept_encrypted(
+    stack: Stack, online: Simulated
+) -> None:
+    form = [("caCertFile", CERT_PEM), ("caPkFile", KEY_PEM), ("connectionString", b"HostName=h;DeviceId=d;SharedAccessKey=k"),
+            ("protocol", b"amqp")]  # fmt: skip
+    status, answer, _ = call("POST", online.id, "/azure-device", form=form)
+    assert status == 200, answer
+    sent = online.published()[-1]
+    assert sent["requestBody"] == {name: data.decode() for name, data in form}
+    assert KEY_PEM.decode() not in stored(stack)  # the key was sealed in the stored request
+    s3 = boto3.client("s3")
+    bucket = stack.provisioned.physical_ids["FilesBucket"]
+    kept = s3.list_objects_v2(Bucket=bucket, Prefix=f"thingspro/{online.id}/uploads/")["Contents"]
+    assert sorted(k["Key"].rsplit("/", 1)[1] for k in kept) == ["caCertFile", "caPkFile"]
+    head = s3.head_object(Bucket=bucket, Key=kept[0]["Key"])
+    assert head["ServerSideEncryption"] == "aws:kms"
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ([("connectionString", b"")], "connectionString: must not be empty"),
+        ([("protocol", b"carrier-pigeon")], "protocol: must be one of"),
+        ([("firmware", CERT_PEM)], "firmware: is not a field of this form"),
+    ],
+)
+def test_a_bad_form_is_400_and_nothing_is_kept_or_sent(
+    stack: Stack, online: Simulated, form: list[tuple[str, bytes]], message: str
+) -> None:
+    before, asked = stored(stack), len(online.published())
+    status, answer, _ = call("POST", online.id, "/azure-device", form=form)
+    assert status == 400 and answer["error"]["message"].startswith(message), answer
+    assert stored(stack) == before and len(online.published()) == asked
+
+
+def test_a_brokers_form_fields_take_their_json_types(online: Simulated) -> None:
+    form = [
+        ("server", b"broker.example.com"),
+        ("port", b"8883"),
+        ("enable", b"true"),
+        ("caCertFile", CERT_PEM),
+    ]
+    status, answer, _ = call("POST", online.id, "/sparkplug/brokers", form=form)
+    assert status == 200, answer
+    assert online.published()[-1]["requestBody"] == {
+        "server": "broker.example.com",
+        "port": 8883,
+        "enable": True,
+        "caCertFile": CERT_PEM.decode(),
+    }
+    assert call("POST", online.id, "/sparkplug/brokers", form=[("port", b"many")])[0] == 400
+
+
+def test_the_sparkplug_configuration_download_is_a_zip_and_is_kept(stack: Stack, online: Simulated) -> None:
+    import io  # noqa: PLC0415
+    import zipfile  # noqa: PLC0415
+
+    event = http_api_event(
+        "GET",
+        f"/thingspro/gateways/{online.id}/api/v1/sparkplug/configuration",
+        route_key=ROUTE,
+        path_parameters={"gateway_id": online.id, "proxy": "sparkplug/configuration"},
+        headers={"authorization": f"Bearer {TOKEN}", "password": "zip-password-1"},
+    )
+    answer = dialect.handle(event, moxa)
+    assert answer["statusCode"] == 200 and answer["headers"]["content-type"] == "application/zip"
+    blob = __import__("base64").b64decode(answer["body"]) if answer.get("isBase64Encoded") else answer["body"]
+    assert zipfile.ZipFile(io.BytesIO(blob)).namelist()
+    bucket = stack.provisioned.physical_ids["FilesBucket"]
+    kept = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=f"thingspro/{online.id}/downloads/")
+    assert [k["Key"].rsplit("/", 1)[1] for k in kept["Contents"]] == ["sparkplug-configuration.zip"]

@@ -1,6 +1,6 @@
 """``multipart/form-data`` bodies (RFC 7578), read without a library: the parts' names and contents.
 
-Strict on the frame (the boundary from ``Content-Type``, CRLF around every part, the closing
+Strict on the frame (the boundary from ``Content-Type``, each delimiter a line of its own, the closing
 delimiter), lenient on part headers (only ``Content-Disposition``'s ``name`` is read). Anything else is
 ``InvalidRequest``.
 """
@@ -25,15 +25,17 @@ def parts(body: bytes, content_type: str) -> list[tuple[str | None, bytes]]:
     match = _BOUNDARY.search(content_type)
     if not match:
         raise InvalidRequest("A multipart/form-data body needs its boundary in Content-Type")
-    delimiter = b"--" + (match[1] or match[2]).encode("latin-1")
-    sections = body.split(delimiter)
+    # the delimiter is CRLF, "--" and the boundary (RFC 2046): a part's content may hold "--<boundary>"
+    # anywhere else; the body's first delimiter has no CRLF before it
+    delimiter = b"\r\n--" + (match[1] or match[2]).encode("latin-1")
+    sections = (b"\r\n" + body).split(delimiter)
     if len(sections) < 3 or not sections[-1].startswith(b"--"):
         raise InvalidRequest("Malformed multipart/form-data body")
     found: list[tuple[str | None, bytes]] = []
     for section in sections[1:-1]:
-        if not section.startswith(b"\r\n") or not section.endswith(b"\r\n"):
+        if not section.startswith(b"\r\n"):
             raise InvalidRequest("Malformed multipart/form-data body")
-        head, separator, content = section[2:-2].partition(b"\r\n\r\n")
+        head, separator, content = section[2:].partition(b"\r\n\r\n")
         if not separator:
             raise InvalidRequest("Malformed multipart/form-data body")
         found.append((_part_name(head), content))

@@ -26,6 +26,7 @@ This module is pure (pydantic and the standard library): the dialect and the for
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,12 +37,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PlainValidator,
     RootModel,
     StrictBool,
     StrictStr,
+    TypeAdapter,
     ValidationError,
-    WithJsonSchema,
     model_validator,
 )
 
@@ -49,7 +49,6 @@ from fleetgate.contracts import spec
 from fleetgate.contracts.manage_requests import AS_INTEGER
 from fleetgate.domain import thingspro as tpe
 from fleetgate.errors import InvalidRequest
-from fleetgate.jsonutil import integer
 
 TAG = "ThingsPro"
 SECURITY_SCHEME = "thingsproToken"
@@ -325,29 +324,16 @@ class MessageTest(_Body):
 
 
 # --------------------------------------------------------------------------- Azure IoT Device
-def _string_or_integer(value: Any) -> Any:
-    number = integer(value) if isinstance(value, float) else None
-    if number is not None:
-        return number
-    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
-        return value
-    raise ValueError("must be a string or an integer")
-
-
-# a string in Moxa's schema, the integers 8883, 443, 5671 in its example (what the gateway answers and a
-# client sends back): both are accepted
-StringOrInteger = Annotated[
-    str | int, PlainValidator(_string_or_integer), WithJsonSchema({"type": ["string", "integer"]})
-]
-
-
 class ProtocolCapability(_Body):
     protocol: StrictStr = OPTIONAL
-    port: StringOrInteger = OPTIONAL
+    port: StrictStr = OPTIONAL
 
 
 class AzureProtocol(_Body):
-    capabilities: list[ProtocolCapability] = OPTIONAL
+    # what the gateway can speak, which it states: taken as read-only and never forwarded. Moxa's schema
+    # types a capability's port as a string, its own example (and so a GET read back) as a number; a
+    # client sending either must not make the gateway answer against the schema
+    capabilities: ReadOnlyArray = _read_only()
     protocol: StrictStr = OPTIONAL
     port: Int = _read_only()
 
@@ -957,6 +943,65 @@ def validate(operation: Operation, body: object) -> object:
     except ValidationError as exc:
         raise InvalidRequest(_message(exc)) from None
     return _clean(model)
+
+
+# --------------------------------------------------------------------------- multipart forms
+# The form fields that are not files and not fields of the operation's JSON model (the form-only
+# operations), with Moxa's rules for them.
+_FORM_ONLY: dict[str, Any] = {
+    "connectionString": Annotated[str, Field(strict=True, min_length=1, max_length=1024)],
+    "protocol": Literal["mqtt", "mqttOverWebsocket", "amqp", "amqpOverWebsocket"],
+    "decryption": StrictBool,
+    "password": Annotated[str, Field(strict=True, max_length=255)],
+}
+FILE_FIELDS = frozenset({*CERT_FILES, "trustedCaFile", "file"})
+
+
+def is_file_field(name: str) -> bool:
+    return name in FILE_FIELDS
+
+
+def validate_form(operation: Operation, fields: Mapping[str, str]) -> dict[str, Any]:
+    """A multipart form's fields as the JSON body of the remote request: a file as its text; any other
+    field checked against the type the operation's JSON model (or Moxa's form) gives it, taken as the
+    text itself when that type is text, else as JSON text (``1883``, ``true``, ``{"enable": true}``);
+    ``InvalidRequest`` naming the field otherwise."""
+    out: dict[str, Any] = {}
+    for name, text in fields.items():
+        if name not in operation.multipart:
+            raise InvalidRequest(f"{name}: is not a field of this form")
+        if name in FILE_FIELDS:
+            out[name] = text
+            continue
+        model_field = operation.body.model_fields.get(name) if isinstance(operation.body, type) else None
+        annotation = model_field.annotation if model_field is not None else _FORM_ONLY.get(name, StrictStr)
+        metadata = model_field.metadata if model_field is not None else []
+        typed: Any = Annotated[annotation, *metadata] if metadata else annotation
+        adapter: TypeAdapter[Any] = TypeAdapter(typed)
+        out[name] = _clean(_form_value(adapter, name, text))
+    return out
+
+
+def _form_value(adapter: TypeAdapter[Any], name: str, text: str) -> Any:
+    """The field's text if its type takes text, else the JSON the text holds."""
+    try:
+        return adapter.validate_python(text)
+    except ValidationError as as_text:
+        refusal = as_text
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise _form_refusal(name, refusal) from None
+    try:
+        return adapter.validate_python(value)
+    except ValidationError as as_json:
+        raise _form_refusal(name, as_json) from None
+
+
+def _form_refusal(name: str, exc: ValidationError) -> InvalidRequest:
+    message = _message(exc)
+    where = f"{name}: " if message.startswith("body: ") else f"{name}."
+    return InvalidRequest(where + message.removeprefix("body: "))
 
 
 _ID = re.compile(r"[1-9][0-9]*")

@@ -11,6 +11,9 @@ Item kinds, all keyed ``pk``/``sk``:
 - ``TPETOKEN#<sha256>`` / ``META``: a ThingsPro API token (``POST /api/v1/auth``), by digest, with its
   operator and expiry (``ttl`` lets DynamoDB delete it).
 
+Files (``FILES_BUCKET``, under ``thingspro/<gateway id>/``): what a multipart request uploaded and what a
+gateway sent as a download, encrypted with the ThingsPro key (SSE-KMS).
+
 Secrets are encrypted with ``THINGSPRO_KEY_ID`` under the encryption context ``{"gateway": <id>}``, so a
 ciphertext copied to another gateway's request does not decrypt.
 """
@@ -205,6 +208,21 @@ def _read_from(item: dict[str, Any]) -> ConfirmedRead:
         request_id=int(item["requestId"]["N"]),
         confirmed_at=int(item["confirmedAt"]["N"]),
     )
+
+
+# --------------------------------------------------------------------------- files
+def keep_file(bucket: str, key: str, data: bytes, key_id: str) -> str:
+    """Store ``data`` at ``key`` encrypted with the ThingsPro key (SSE-KMS); its version id."""
+    with translated_errors():
+        response = client("s3").put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=data,
+            ContentType="application/octet-stream",
+            ServerSideEncryption="aws:kms",
+            SSEKMSKeyId=key_id,
+        )
+    return str(response.get("VersionId") or "")
 
 
 # --------------------------------------------------------------------------- secrets

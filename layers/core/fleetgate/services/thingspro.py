@@ -404,3 +404,13 @@ def tag_values(gateway_id: str) -> dict[tuple[str, str], object]:
         if len(parts) == 3:
             values[(parts[1], parts[2])] = latest.value
     return values
+
+
+# --------------------------------------------------------------------------- files
+def keep_file(gateway_id: str, kind: str, name: str, data: bytes) -> str:
+    """Keep an upload (``kind`` ``uploads``) or a download (``downloads``) of the gateway in the files
+    bucket, encrypted with the ThingsPro key; returns its key (``thingspro/<id>/<kind>/<uuid>/<name>``)."""
+    settings = get_settings()
+    key = f"thingspro/{gateway_id}/{kind}/{uuid.uuid4()}/{name}"
+    store.keep_file(settings.require("files_bucket"), key, data, settings.require("thingspro_key_id"))
+    return key

@@ -66,6 +66,10 @@ class CloudApi(Protocol):
 
     def is_live(self, operation: Any, query: Mapping[str, str] | None = None) -> bool: ...
 
+    def validate_form(self, operation: Any, fields: Mapping[str, str]) -> dict[str, Any]: ...
+
+    def is_file_field(self, name: str) -> bool: ...
+
 
 BODY_LIMIT = 262_144  # the largest JSON body taken (a remote-API request must fit in an MQTT message)
 
@@ -186,8 +190,12 @@ def _body(operation: Operation, request: HttpRequest, api: CloudApi) -> Any:
     if multipart.is_multipart(request.headers.get("content-type", "")):
         if not operation.multipart:
             raise InvalidRequest(f"{operation.method} {operation.path} takes no multipart form")
-        form = _form(operation, request)
-        return api.validate(operation, form) if operation.body else form
+        form = api.validate_form(operation, _form(operation, request))
+        gateway_id = request.path_parameters.get("gateway_id", "")
+        service.gateway(gateway_id)
+        for name, data in _files(request, api):
+            service.keep_file(gateway_id, "uploads", name, data)
+        return form
     if operation.body is None:
         if request.body and request.body.strip():
             raise InvalidRequest(f"{operation.method} {operation.path} takes no body")
@@ -197,18 +205,26 @@ def _body(operation: Operation, request: HttpRequest, api: CloudApi) -> Any:
     return api.validate(operation, _json(request))
 
 
-def _form(operation: Operation, request: HttpRequest) -> dict[str, Any]:
-    """A multipart form's fields as the JSON the remote API carries: files as their text (certificates
-    and keys are PEM), other fields as sent."""
-    fields: dict[str, Any] = {}
+def _form(operation: Operation, request: HttpRequest) -> dict[str, str]:
+    """A multipart form's fields as text, as the remote API carries them (files as their text:
+    certificates and keys are PEM; a binary file base64)."""
+    fields: dict[str, str] = {}
     for name, data in multipart.parts(request.body, request.headers.get("content-type", "")):
-        if name not in operation.multipart:
+        if name is None or name not in operation.multipart:
             raise InvalidRequest(f"{name}: is not a field of this form")
+        if name in fields:
+            raise InvalidRequest(f"{name}: is in the form twice")
         try:
             fields[name] = data.decode("utf-8")
         except UnicodeDecodeError:
             fields[name] = base64.b64encode(data).decode()
     return fields
+
+
+def _files(request: HttpRequest, api: CloudApi) -> list[tuple[str, bytes]]:
+    """The file parts of a multipart form (kept in the files bucket as uploaded)."""
+    parts = multipart.parts(request.body, request.headers.get("content-type", ""))
+    return [(name, data) for name, data in parts if name is not None and api.is_file_field(name)]
 
 
 def _json(request: HttpRequest) -> Any:
@@ -255,22 +271,26 @@ def _pending_view(pending: list[Command]) -> list[dict[str, Any]]:
     ]
 
 
-def _answer(operation: Operation, status: int, payload: Any, pending: list[Command]) -> Result:
+def _answer(
+    operation: Operation, status: int, payload: Any, pending: list[Command], gateway_id: str = ""
+) -> Result:
     headers = {"X-Fleetgate-Pending": str(len(pending))}
     if operation.answer == "zip" and 200 <= status < 300:
-        return _zip(payload, headers)
+        return _zip(payload, headers, gateway_id)
     body = tpe.mask(payload)
     if pending and isinstance(body, dict) and "data" in body:
         body = {**body, "pending": _pending_view(pending)}
     return done(body, status=status if status < 500 else 502, headers=headers)
 
 
-def _zip(payload: Any, headers: dict[str, str]) -> Result:
+def _zip(payload: Any, headers: dict[str, str], gateway_id: str) -> Result:
     data = payload.get("data") if isinstance(payload, dict) else None
     try:
         blob = base64.b64decode(data or "", validate=True)
     except (binascii.Error, TypeError):
         raise FleetgateError("The gateway's answer held no zip") from None
+    if gateway_id:
+        service.keep_file(gateway_id, "downloads", "sparkplug-configuration.zip", blob)
     zipped = Content(blob, "application/zip", "sparkplug-configuration.zip")
     return Result(content=zipped, extra={"headers": headers})
 
@@ -278,7 +298,7 @@ def _zip(payload: Any, headers: dict[str, str]) -> Result:
 def _outcome(operation: Operation, command: Command) -> Result:
     result = command.result
     if command.state in (State.SUCCEEDED, State.FAILED) and isinstance(result, dict) and "state" in result:
-        return _answer(operation, int(result["state"]), result.get("payload"), [])
+        return _answer(operation, int(result["state"]), result.get("payload"), [], command.device_id)
     if command.open:
         return done(
             {
