@@ -364,8 +364,12 @@ CERT_PEM = b"-----BEGIN CERTIFICATE-----\nMIIDdzCCAl+gAwIBAgIEAgAAuTANBgkq\n----
 def test_a_form_reaches_the_gateway_as_json_and_its_files_are_kept_encrypted(
     stack: Stack, online: Simulated
 ) -> None:
-    form = [("caCertFile", CERT_PEM), ("caPkFile", KEY_PEM), ("connectionString", b"HostName=h;DeviceId=d;SharedAccessKey=k"),
-            ("protocol", b"amqp")]  # fmt: skip
+    form = [
+        ("caCertFile", CERT_PEM),
+        ("caPkFile", KEY_PEM),
+        ("connectionString", b"HostName=h;DeviceId=d;SharedAccessKey=k"),
+        ("protocol", b"amqp"),
+    ]
     status, answer, _ = call("POST", online.id, "/azure-device", form=form)
     assert status == 200, answer
     sent = online.published()[-1]
