@@ -126,7 +126,7 @@ def test_moxas_document_gets_no_5xx_and_only_answers_of_its_schemas(
         "workers": 2,
         "continue-on-failure": True,
         "request-timeout": TIMEOUT_S,
-        "generation": {"mode": "all", "max-examples": 8, "database": "none"},
+        "generation": {"mode": "all", "max-examples": 5, "database": "none"},
         "phases": {"stateful": {"enabled": False}},
         "checks": {name: {"enabled": False} for name in OTHER_CHECKS},
         "auth": {"openapi": {"bearerAuth": {"bearer": token}}},

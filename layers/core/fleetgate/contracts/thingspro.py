@@ -392,9 +392,10 @@ class AzureIoTEdgeProvisioning(_Body):
     symmetricKey: Annotated[str, Field(strict=True, min_length=1, max_length=256)] = OPTIONAL
     identityCert: Annotated[str, Field(strict=True, min_length=1, max_length=1024)] = OPTIONAL
     identityPk: Annotated[str, Field(strict=True, min_length=1, max_length=1024)] = OPTIONAL
-    # minLength 1 in Moxa's schema, but Moxa's own request example for DPS x509 sends "" (with x509 the
-    # registration id is the certificate's common name): an empty id is accepted
-    registrationId: Annotated[str, Field(strict=True, min_length=0, max_length=128)] = OPTIONAL
+    # minLength 1 in Moxa's schema, while Moxa's own request example for DPS x509 sends "" (with x509 the
+    # registration id is the certificate's common name): the schema is followed, since the gateway's
+    # answer holds what it was sent and Moxa's answer schema refuses an empty id (leave the field out)
+    registrationId: Annotated[str, Field(strict=True, min_length=1, max_length=128)] = OPTIONAL
     endorsementKey: StrictStr = _read_only()
 
 
@@ -465,9 +466,10 @@ class SparkplugSelection(_Body):
 class SparkplugProperties(_Body):
     """``PUT /sparkplug/properties``. Moxa's schema puts the list of selections one level down
     (``selections.<moduleName>: [...]``), its example two (``selections.device.cellulars: [...]``, origin
-    then resource, as DeviceProperties): the example is followed."""
+    then resource, as DeviceProperties): the schema is followed, since the gateway answers what it was
+    sent and Moxa's answer schema is the one-level shape."""
 
-    selections: dict[str, dict[str, list[SparkplugSelection]]] = OPTIONAL
+    selections: dict[str, list[SparkplugSelection]] = OPTIONAL
 
 
 # --------------------------------------------------------------------------- twin, shadow, node
