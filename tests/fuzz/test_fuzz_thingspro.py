@@ -113,7 +113,7 @@ def moxa_document(base: str) -> dict[str, Any]:
     return document
 
 
-@pytest.mark.timeout(1200)
+@pytest.mark.timeout(1800)  # 10 minutes alone on two cores; CI runs it beside the rest
 def test_moxas_document_gets_no_5xx_and_only_answers_of_its_schemas(
     gateway_stack: tuple[LocalStack, Path], attached: tuple[str, str], request: pytest.FixtureRequest
 ) -> None:
@@ -126,7 +126,7 @@ def test_moxas_document_gets_no_5xx_and_only_answers_of_its_schemas(
         "workers": 2,
         "continue-on-failure": True,
         "request-timeout": TIMEOUT_S,
-        "generation": {"mode": "all", "max-examples": 5, "database": "none"},
+        "generation": {"mode": "all", "max-examples": 3, "database": "none"},
         "phases": {"stateful": {"enabled": False}},
         "checks": {name: {"enabled": False} for name in OTHER_CHECKS},
         "auth": {"openapi": {"bearerAuth": {"bearer": token}}},
