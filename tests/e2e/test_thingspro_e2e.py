@@ -25,12 +25,12 @@ import requests
 
 from fleetgate_local.stack import LocalStack
 from tests.e2e.conftest import HTTP_TIMEOUT_S, OperatorSession
+from tests.e2e.test_mqtt_e2e import wait_for
 from tools.thingspro_gateway.client import run
 from tools.thingspro_gateway.gateway import Gateway
 
 pytestmark = pytest.mark.e2e
 
-WAIT_S = 20
 SECRET = "gateway-broker-pass-5e1f"
 
 
@@ -77,16 +77,6 @@ class Running:
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
         self.thread.join(10)
-
-
-def wait_for(condition: Any, timeout: float = WAIT_S) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"not within {timeout} s")
 
 
 @pytest.fixture

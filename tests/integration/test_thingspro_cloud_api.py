@@ -400,6 +400,36 @@ def test_a_bad_form_is_400_and_nothing_is_kept_or_sent(
     assert stored(stack) == before and len(online.published()) == asked
 
 
+def test_a_form_refused_for_its_headers_keeps_no_file(stack: Stack, online: Simulated) -> None:
+    headers = {"authorization": f"Bearer {TOKEN}", "x-fleetgate-expires-in": "soon"}
+    event_form = [("caCertFile", CERT_PEM)]
+    body = (
+        b"".join(
+            b'--fleetgate-form-7d1\r\nContent-Disposition: form-data; name="'
+            + n.encode()
+            + b'"\r\n\r\n'
+            + d
+            + b"\r\n"
+            for n, d in event_form
+        )
+        + b"--fleetgate-form-7d1--\r\n"
+    )
+    event = http_api_event(
+        "POST",
+        f"/thingspro/gateways/{online.id}/api/v1/azure-iotedge/certificates",
+        route_key=ROUTE,
+        path_parameters={"gateway_id": online.id, "proxy": "azure-iotedge/certificates"},
+        headers={**headers, "content-type": "multipart/form-data; boundary=fleetgate-form-7d1"},
+        body=body,
+    )
+    assert dialect.handle(event, moxa)["statusCode"] == 400
+    bucket = stack.provisioned.physical_ids["FilesBucket"]
+    assert (
+        boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=f"thingspro/{online.id}/").get("KeyCount")
+        == 0
+    )
+
+
 def test_a_brokers_form_fields_take_their_json_types(online: Simulated) -> None:
     form = [
         ("server", b"broker.example.com"),

@@ -117,6 +117,7 @@ def cloud_api(request: HttpRequest, api: CloudApi) -> Result:
     service.authenticate(token_of(request))
     request.check_size(BODY_LIMIT)
     operation, params = operation_of(request, api)
+    lifetime = tpe.lifetime_ms(_expires_in(request))
     path_values, query = api.validate_params(operation, params, request.query)
     body = _body(operation, request, api)
     gateway_id = request.path_parameters.get("gateway_id", "")
@@ -125,8 +126,10 @@ def cloud_api(request: HttpRequest, api: CloudApi) -> Result:
         return done(_test_format(gateway_id, body))
     if isinstance(body, dict) and isinstance(body.get("format"), str):
         messages.check_format(body["format"])  # a message group's format: checked before it is sent
+    if multipart.is_multipart(request.headers.get("content-type", "")):  # checked: its files are kept
+        for name, data in _files(request, api):
+            service.keep_file(gateway_id, "uploads", name, data)
     path = _concrete(operation.path, path_values)
-    lifetime = tpe.lifetime_ms(_expires_in(request))
     remote = tpe.RemoteRequest(operation.method, path, body, {k: _text(v) for k, v in query.items()})
     live = api.is_live(operation, request.query)
     if operation.method == "GET" and not live and operation.answer != "zip":
@@ -190,12 +193,7 @@ def _body(operation: Operation, request: HttpRequest, api: CloudApi) -> Any:
     if multipart.is_multipart(request.headers.get("content-type", "")):
         if not operation.multipart:
             raise InvalidRequest(f"{operation.method} {operation.path} takes no multipart form")
-        form = api.validate_form(operation, _form(operation, request))
-        gateway_id = request.path_parameters.get("gateway_id", "")
-        service.gateway(gateway_id)
-        for name, data in _files(request, api):
-            service.keep_file(gateway_id, "uploads", name, data)
-        return form
+        return api.validate_form(operation, _form(operation, request))
     if operation.body is None:
         if request.body and request.body.strip():
             raise InvalidRequest(f"{operation.method} {operation.path} takes no body")
