@@ -120,7 +120,10 @@ test: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed mosqu
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	PYTHONPATH=layers/core $(VENV)/bin/lint-imports --no-cache
-	PATH="$(abspath $(SAM_VENV))/bin:$$PATH" $(PY) -m pytest $(PYTEST_PARALLEL)
+	# two runs: the integration tests replace moto's in-process backends with their pristine copies,
+	# which the local stacks of the e2e tests share in the same process, so the two never share one
+	PATH="$(abspath $(SAM_VENV))/bin:$$PATH" $(PY) -m pytest $(PYTEST_PARALLEL) -m "not e2e"
+	PATH="$(abspath $(SAM_VENV))/bin:$$PATH" $(PY) -m pytest $(PYTEST_PARALLEL) -m e2e
 
 .PHONY: build
 build: $(SAM_VENV)/.installed ## sam build (no container; layers ship compiled .pyc)

@@ -86,8 +86,14 @@ class SecretScan:
         return found
 
     def add(self, value: object) -> None:
-        # one character repeated ("00000000": a fuzzer's value under a secret's name) is nobody's secret
-        if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH and len(set(value)) > 1:
+        # one character repeated ("00000000": a fuzzer's value under a secret's name) is nobody's secret,
+        # nor a secret's own name (Moxa's example broker has "password": "password")
+        if (
+            isinstance(value, str)
+            and len(value) >= MIN_SECRET_LENGTH
+            and len(set(value)) > 1
+            and value.lower() not in SECRET_KEYS
+        ):
             self.secrets.add(value)
 
     def collect_body(self, body: object) -> None:

@@ -56,6 +56,8 @@ BEYOND_SCHEMA = {
     # a binary body's length is no JSON Schema bound
     "POST /v1/devices/{device_id}/dumps/{dump_path+}": "the dump's bytes are not empty",
     "PUT /v1/devices/{device_id}/dumps/{dump_id}": "the appended bytes are not empty",
+    # the gateway's own path: none under /api/v1/ (that is the cloud's) and no empty segment
+    "POST /manage/v1/thingspro/gateways/{id}/requests": "path is the gateway's: not /api/v1/..., no //",
 }
 PAGE_TOKEN = "nextToken must be one the listing issued"  # every paged listing's rule beyond the schema
 

@@ -36,6 +36,7 @@ PACKAGE = "4c3e7a52-93f1-4d0e-9a77-1f0b6c2d8e90"
 PROFILE = "d2b1f1c6-5a0e-4b8a-9a51-0c4f7e3b2a10"
 RPC = "5b0c2a9e-7d41-4c8e-9a3f-2e6d1b7c4a90"
 EXECUTION = "8d88790c-9171-4526-8637-e6d6168bce22"
+GATEWAY = "5c1d9e2a-7b3f-4c8d-9e0a-1b2c3d4e5f60"  # the ThingsPro gateway of events/manage/
 KEY = "ak_A1_TEST_KEY_ID_000"
 THING = "thermostat-001"
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
@@ -414,6 +415,21 @@ def test_operator_answers_conform_to_the_document(stack: Stack, walk: Walk) -> N
 
     # Xyte files and dumps
     walk_xyte_files(stack, call)
+
+    # ThingsPro gateways (offline: a request waits for the gateway)
+    status, gateway = call("manage/register_thingspro_gateway")
+    assert status == 201, gateway
+    walk.replacements[GATEWAY] = gateway["data"]["id"]
+    assert call("manage/register_thingspro_gateway", {"name": "two words"})[0] == 400
+    assert call("manage/get_thingspro_gateway")[0] == 200
+    assert call("manage/get_thingspro_gateway", **{GATEWAY: UNKNOWN_ID})[0] == 404
+    status, sent = call("manage/send_thingspro_request")
+    assert (status, sent["data"]["state"]) == (202, "queued"), sent
+    assert call("manage/send_thingspro_request", {"method": "PUT", "path": "system"})[0] == 400
+    assert call("manage/list_thingspro_requests")[0] == 200
+    assert call("manage/get_thingspro_request")[0] == 200
+    assert call("manage/cancel_thingspro_request")[0] == 200
+    assert call("manage/cancel_thingspro_request")[0] == 409
 
     # Then every answer conformed, and every operator route succeeded once
     # the Xyte operator routes are walked with the Xyte device routes (test_xyte_registry_conformance.py)

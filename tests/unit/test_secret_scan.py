@@ -100,6 +100,7 @@ def test_ordinary_fields_short_values_and_bodies_that_are_not_json_hold_no_secre
     scan.collect_body('{"secret": "unterminated')
     scan.collect_body('{"secret":"deep-secret-1","data":' + "[" * 50_000 + "]" * 50_000 + "}")  # hostile
     scan.collect_body(None)
+    scan.collect_body(json.dumps({"password": "password", "accessKey": "AccessKey"}))  # a secret's own name
 
     assert scan.secrets == set()
 

@@ -29,7 +29,8 @@ class RemoteCallRequest(_Strict):
     path: str = Field(
         min_length=1,
         max_length=tpe.MAX_PATH,
-        description="the gateway's path, without /api/v1: /system/sshserver",
+        pattern=r"^/[^\x00-\x1f]*$",
+        description="the gateway's path, no /api/v1 and no empty segment: /system/sshserver",
     )
     requestBody: Any = Field(default=None, description="any JSON; secrets by name are sealed, then masked")
     expiresIn: Annotated[
