@@ -211,3 +211,24 @@ def test_an_api_token_is_kept_as_a_digest_and_expires(stack: Stack, monkeypatch:
     for bad in (token, "short", None, 42):
         with pytest.raises(Unauthorized):
             thingspro.authenticate(bad)
+
+
+def test_a_devices_rpc_is_no_gateway_request(stack: Stack) -> None:
+    from fleetgate.dialects.thingsboard import rpc  # noqa: PLC0415
+    from fleetgate.domain.commands import CommandSpec  # noqa: PLC0415
+    from fleetgate.errors import NotFound  # noqa: PLC0415
+    from fleetgate.services import commands as engine  # noqa: PLC0415
+    from fleetgate.services import devices  # noqa: PLC0415
+
+    # a ThingsBoard device's RPC sits in the same table, under the same kind of key, as requests do
+    device, _ = devices.register("a-thingsboard-device", queues=False)
+    now = clock.now_ms()
+    spec = CommandSpec(name="reboot", params_json="{}", created=now, expires=now + 60_000)
+    rpc_of_device, _ = engine.send(rpc.VOCABULARY, rpc.DELIVERY, device, spec)
+    assert rpc_of_device.seq == 1
+    for who in (device.id, "no-such-device"):
+        with pytest.raises(NotFound):
+            thingspro.request(who, 1)
+        with pytest.raises(NotFound):
+            thingspro.cancel(who, 1)
+    assert engine.get(rpc.VOCABULARY, device.id, rpc_of_device.uuid).state is State.QUEUED  # not canceled

@@ -177,6 +177,9 @@ def wait(command: Command, max_seconds: float) -> Command:
 
 
 def request(gateway_id: str, request_id: int) -> Command:
+    """One request of the gateway; ``NotFound`` for a device that is no gateway (the RPC table also
+    holds ThingsBoard devices' RPCs, under the same kind of key)."""
+    gateway(gateway_id)
     found = engine.repository(VOCABULARY).get(gateway_id, request_id)
     if found is None or found.seq is None:
         raise VOCABULARY.not_found(gateway_id, request_id)
