@@ -132,7 +132,6 @@ def config(seeds: Seeds, tag: str, document: dict[str, Any]) -> dict[str, Any]:
             "path.keyId": seeds.api_key_id,
             "path.groupName": seeds.group_name,
             "path.rpcId": seeds.rpc_id,
-            "path.requestId": seeds.rpc_request_id,
             "path.executionId": seeds.execution_id,
             # Xyte: the hub's device and the ids of its data; the operator's Xyte routes' ids
             "path.device_id": x.device_id,
@@ -186,6 +185,12 @@ def config(seeds: Seeds, tag: str, document: dict[str, Any]) -> dict[str, Any]:
                 "include-name": "POST /manage/v1/devices/{id}/rpc",
                 "parameters": {"path.id": seeds.device_id},
                 "checks": {"not_a_server_error": {"expected-statuses": ["2xx", "3xx", "4xx", 504]}},
+            },
+            # the device's RPC id where a device answers it (an operator's ThingsPro requestId is left to
+            # the fuzzer: a fixed value there would stand in for the invalid ones of the negative cases)
+            {
+                "include-name": "POST /api/v1/{token}/rpc/{requestId}",
+                "parameters": {"path.requestId": seeds.rpc_request_id},
             },
             *xyte_operations(seeds),
             {"include-path-regex": "^/manage/v1/xyte/devices/", "parameters": {"path.id": x.device_id}},
